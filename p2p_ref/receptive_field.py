@@ -80,7 +80,8 @@ def measure_receptive_field(model, input_size=256, in_channels=None):
     """Measure the receptive field side of the centre output unit from the input gradient.
 
     Norm layers must be in eval mode: batch statistics would spread the gradient over the whole
-    image, so the model is switched to eval() for the measurement and restored after.
+    image, so the model is switched to eval() for the measurement and restored after. Max pooling
+    passes the gradient to one pixel per window, so a stack with it measures smaller than its field.
     Raises ValueError when the gradient reaches the image border (the field is clipped).
     """
     if in_channels is None:
