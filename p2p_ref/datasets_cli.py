@@ -1,0 +1,78 @@
+"""`p2p-data`: download the pix2pix datasets, generate the offline synthetic set, list them.
+
+    p2p-data download facades [--root datasets] [--base-url URL]
+    p2p-data synthetic [--root datasets] [--n-train 400 --n-val 50 --n-test 50 --size 256 --seed 0]
+    p2p-data list [--root datasets]
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from p2p_ref.download import DATASETS, URL_ENV, DownloadError, count_images, download_dataset
+from p2p_ref.synthetic import make_synthetic_dataset
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="p2p-data", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("download", help="download, check and unpack a dataset")
+    p.add_argument("name", choices=sorted(DATASETS), metavar="NAME",
+                   help="one of: " + ", ".join(DATASETS))
+    p.add_argument("--root", default="datasets", help="folder for datasets (default: datasets)")
+    p.add_argument("--base-url", default=None,
+                   help=f"server folder holding NAME.tar.gz (default: ${URL_ENV}, else the "
+                        f"authors' server)")
+
+    p = sub.add_parser("synthetic", help="generate the offline synthetic facades (no network)")
+    p.add_argument("--root", default="datasets", help="writes ROOT/synthetic (default: datasets)")
+    p.add_argument("--n-train", type=int, default=400)
+    p.add_argument("--n-val", type=int, default=50)
+    p.add_argument("--n-test", type=int, default=50)
+    p.add_argument("--size", type=int, default=256, help="height and width of A and B")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("list", help="list the known datasets and which ones are present")
+    p.add_argument("--root", default="datasets")
+    return parser
+
+
+def list_datasets(root):
+    root = Path(root)
+    print(f"{'name':<15} {'size':>7}  {'direction':<9} {'present in ' + str(root):<28} what")
+    rows = [(name, d["size"], d["direction"], d["what"], d["counts"])
+            for name, d in DATASETS.items()]
+    rows.append(("synthetic", "~55 MB", "BtoA", "procedural label maps <-> facade photos, "
+                 "made offline by `p2p-data synthetic`", {"train": 400, "val": 50, "test": 50}))
+    for name, size, direction, what, counts in rows:
+        found = {s: count_images(root / name / s) for s in ("train", "val", "test")}
+        present = ", ".join(f"{s} {n}" for s, n in found.items() if n) or "no"
+        expected = ", ".join(f"{s} {n}" for s, n in counts.items())
+        print(f"{name:<15} {size:>7}  {direction:<9} {present:<28} {what}"
+              + (f" [{expected}]" if expected else ""))
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "download":
+            download_dataset(args.name, args.root, args.base_url)
+        elif args.command == "synthetic":
+            path = make_synthetic_dataset(Path(args.root) / "synthetic", args.n_train, args.n_val,
+                                          args.n_test, args.size, args.seed)
+            print(f"synthetic facades in {path} (A = photo, B = label map: use direction BtoA)")
+        else:
+            list_datasets(args.root)
+    except (DownloadError, ValueError, OSError) as e:
+        print(f"p2p-data: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("p2p-data: interrupted; a partial download is kept and resumes next time",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""Download the pix2pix datasets from the authors' server, resumably, and check them.
+
+The archives live at http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/NAME.tar.gz and unpack
+to NAME/{train,val,test}/*.jpg, each image an A|B pair side by side. A download goes to
+ROOT/NAME.tar.gz.part (re-running resumes it with an HTTP Range request), the archive's listing is
+checked (every member under NAME/, no absolute paths or "..", only split folders, the known image
+counts), and it is unpacked into a temporary folder that is renamed to ROOT/NAME only once whole.
+Only the standard library (urllib, tarfile) and tqdm.
+"""
+
+import os
+import shutil
+import socket
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+import http.client
+import zlib
+from pathlib import Path, PurePosixPath
+
+from tqdm.auto import tqdm
+
+OFFICIAL_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets"
+URL_ENV = "P2P_DATA_URL"
+SPLITS = ("train", "val", "test")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+CHUNK = 1 << 16
+
+# Sizes are the archives' approximate download sizes. `counts` holds only image counts we know
+# for sure; other splits just have to be non-empty. `direction` is the usual translation.
+DATASETS = {
+    "facades": dict(size="31 MB", counts={"train": 400, "val": 100, "test": 106},
+                    direction="BtoA", what="label maps <-> photos of building facades"),
+    "cityscapes": dict(size="113 MB", counts={"train": 2975}, direction="BtoA",
+                       what="semantic labels <-> street photos"),
+    "maps": dict(size="246 MB", counts={"train": 1096}, direction="AtoB",
+                 what="aerial photos <-> map tiles"),
+    "edges2shoes": dict(size="2.2 GB", counts={}, direction="AtoB",
+                        what="edge maps -> shoe photos (~50k pairs)"),
+    "edges2handbags": dict(size="8.6 GB", counts={}, direction="AtoB",
+                           what="edge maps -> handbag photos (~137k pairs)"),
+    "night2day": dict(size="~2 GB", counts={}, direction="AtoB",
+                      what="night -> day webcam photos (~20k pairs)"),
+}
+
+FACADES_CITATION = (
+    "The facades come from the CMP Facade Database: R. Tylecek and R. Sara, \"Spatial Pattern "
+    "Templates for Recognition of Objects with Regular Structure\", GCPR 2013. No license is "
+    "published: use your download for study and do not redistribute it."
+)
+
+
+class DownloadError(RuntimeError):
+    """A download, check or unpacking step failed; the message says what to do."""
+
+
+def dataset_url(name, base_url=None):
+    """The archive URL: base_url, else $P2P_DATA_URL, else the authors' server."""
+    base = base_url or os.environ.get(URL_ENV) or OFFICIAL_URL
+    return f"{base.rstrip('/')}/{name}.tar.gz"
+
+
+def count_images(folder):
+    """Number of .jpg/.png files in a folder (0 if it is missing)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    return sum(1 for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def is_present(path):
+    """True if `path` holds a train/ folder with at least one image."""
+    return count_images(Path(path) / "train") > 0
+
+
+def _offline_message(url, part, reason):
+    return (f"could not download {url}: {reason}. The network seems unavailable or the host "
+            f"unreachable. The partial download is kept at {part}; re-running the same command "
+            f"resumes it. To work offline, generate the synthetic set: p2p-data synthetic")
+
+
+def fetch(url, part, desc=None, timeout=30):
+    """Download `url` into the file `part`, resuming from its current size (HTTP Range).
+
+    A server that ignores the Range header answers 200 with the whole file: the download then
+    restarts from byte 0. Network errors raise DownloadError and keep `part` for the next try.
+    """
+    part = Path(part)
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"User-Agent": "p2p-data"})
+    if have:
+        request.add_header("Range", f"bytes={have}-")
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and have:  # nothing left to send: check the total the server reports
+            total = e.headers.get("Content-Range", "").rpartition("/")[2]
+            if total.isdigit() and int(total) == have:
+                return part
+            part.unlink()
+            raise DownloadError(f"{part} does not match {url} (server size {total or '?'}, "
+                                f"ours {have}); it was deleted, run the command again") from None
+        raise DownloadError(f"the server answered {e.code} {e.reason} for {url}") from None
+    except (urllib.error.URLError, socket.timeout, ConnectionError, http.client.HTTPException,
+            OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise DownloadError(_offline_message(url, part, reason)) from None
+
+    with response:
+        length = response.headers.get("Content-Length")
+        length = int(length) if length and length.isdigit() else None
+        if have and response.status == 206:
+            start = response.headers.get("Content-Range", "").split(" ")[-1].split("-")[0]
+            if start != str(have):
+                raise DownloadError(f"{url} resumed at byte {start!r} instead of {have}: "
+                                    f"delete {part} and run the command again")
+            mode = "ab"
+        else:  # a fresh download, or the server ignored Range and sends everything again
+            have, mode = 0, "wb"
+        total = have + length if length is not None else None
+        try:
+            with open(part, mode) as f, tqdm(total=total, initial=have, unit="B",
+                                             unit_scale=True, unit_divisor=1024,
+                                             desc=desc) as bar:
+                while chunk := response.read(CHUNK):
+                    f.write(chunk)
+                    bar.update(len(chunk))
+        except (socket.timeout, ConnectionError, http.client.HTTPException) as e:
+            raise DownloadError(_offline_message(url, part, e)) from None
+    size = part.stat().st_size
+    if total is not None and size != total:
+        raise DownloadError(f"the download of {url} stopped at {size} of {total} bytes; "
+                            f"{part} is kept, re-run the command to resume")
+    return part
+
+
+def check_archive(archive, name):
+    """Check the listing of NAME.tar.gz before unpacking anything; return the image counts.
+
+    Every member must be a folder or a regular file under NAME/, never an absolute path,
+    "..", a link or a device; files must be images in NAME/<split>/ with split in train, val,
+    test; train must exist, no split may be empty, and the counts we know must match.
+    """
+    counts = {}
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for m in tar:
+                path = PurePosixPath(m.name)
+                parts = [p for p in path.parts if p != "."]
+                if path.is_absolute() or ".." in parts:
+                    raise DownloadError(f"{archive} holds an unsafe path {m.name!r}; refusing "
+                                        f"to unpack it")
+                if not (m.isdir() or m.isfile()):
+                    raise DownloadError(f"{archive} holds {m.name!r}, which is not a plain file "
+                                        f"or folder; refusing to unpack it")
+                if not parts or parts[0] != name:
+                    raise DownloadError(f"{archive} holds {m.name!r} outside {name}/: expected "
+                                        f"every member under {name}/")
+                if len(parts) >= 2 and parts[1] not in SPLITS:
+                    raise DownloadError(f"{archive} holds {m.name!r}: expected only the split "
+                                        f"folders {', '.join(SPLITS)} in {name}/")
+                if m.isfile():
+                    if len(parts) != 3 or not parts[2].lower().endswith(IMAGE_EXTENSIONS):
+                        raise DownloadError(f"{archive} holds {m.name!r}: expected only .jpg or "
+                                            f".png images directly in {name}/<split>/")
+                    counts[parts[1]] = counts.get(parts[1], 0) + 1
+                elif len(parts) > 2:
+                    raise DownloadError(f"{archive} holds the folder {m.name!r}: expected no "
+                                        f"folders inside {name}/<split>/")
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
+        raise DownloadError(f"{archive} is not a readable .tar.gz ({e}): the download is "
+                            f"corrupt") from None
+    expected = DATASETS.get(name, {}).get("counts", {})
+    if "train" not in counts:
+        raise DownloadError(f"{archive} has no images in {name}/train/")
+    for split, n in expected.items():
+        if counts.get(split, 0) != n:
+            raise DownloadError(f"{archive} has {counts.get(split, 0)} images in {name}/{split}/,"
+                                f" expected {n}: the archive is incomplete or not {name}")
+    return counts
+
+
+def extract(archive, name, dest):
+    """Unpack a checked archive to `dest` via a temporary folder next to it, then rename."""
+    dest = Path(dest)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.extract-", dir=dest.parent))
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(tmp, filter="data")
+            else:  # Python < 3.10.12: the listing was checked by check_archive
+                tar.extractall(tmp)
+        os.replace(tmp / name, dest)
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
+        raise DownloadError(f"unpacking {archive} failed ({e}); nothing was written to "
+                            f"{dest}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+def download_dataset(name, root="datasets", base_url=None):
+    """Download, check and unpack dataset `name` into root/name; return that Path.
+
+    base_url overrides the server (default: $P2P_DATA_URL, else the authors' server). An
+    existing root/name with images is kept as it is.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}: expected one of {', '.join(DATASETS)} "
+                         f"(or `p2p-data synthetic` for the offline set)")
+    root = Path(root)
+    dest = root / name
+    if is_present(dest):
+        print(f"{name} is already in {dest}")
+        return dest
+    if dest.exists():
+        if not dest.is_dir() or any(dest.iterdir()):
+            raise DownloadError(f"{dest} exists but holds no {name} images in train/: move it "
+                                f"away, then run the command again")
+        dest.rmdir()
+    root.mkdir(parents=True, exist_ok=True)
+    url = dataset_url(name, base_url)
+    part = root / f"{name}.tar.gz.part"
+    if name == "facades":
+        print(FACADES_CITATION)
+    print(f"downloading {url} ({DATASETS[name]['size']}) to {part}")
+    fetch(url, part, desc=name)
+    try:
+        counts = check_archive(part, name)
+        extract(part, name, dest)
+    except DownloadError as e:
+        part.unlink(missing_ok=True)
+        raise DownloadError(f"{e}. The archive was deleted; run the command again to download "
+                            f"it afresh") from None
+    part.unlink()
+    print(f"{name}: " + ", ".join(f"{n} {s}" for s, n in counts.items()) + f" images in {dest}")
+    return dest
