@@ -285,10 +285,11 @@ def make_synthetic_dataset(root, n_train=400, n_val=50, n_test=50, size=256, see
     """
     root = Path(root)
     counts = {"train": n_train, "val": n_val, "test": n_test}
-    for name, n in {**counts, "size": size}.items():
-        if not isinstance(n, int) or n < 0 or (name == "size" and n < 32):
-            raise ValueError(f"{name}={n!r}: expected a whole number >= "
-                             f"{32 if name == 'size' else 0}")
+    args = {"n_train": n_train, "n_val": n_val, "n_test": n_test, "size": size}
+    for name, n in args.items():
+        least = 32 if name == "size" else 0
+        if not isinstance(n, int) or n < least:
+            raise ValueError(f"{name}={n!r}: expected a whole number >= {least}")
     meta = _meta(seed, counts, size)
     if _complete(root, meta):
         return root
