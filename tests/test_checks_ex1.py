@@ -68,8 +68,9 @@ def test_correct_solutions_pass(capsys):
     for jitter in (paired_jitter, paired_jitter_concat):
         check.paired_jitter_shapes(jitter)
         check.paired_jitter_aligned(jitter)
+        check.paired_jitter_seeded(jitter)
         check.paired_jitter_random(jitter)
-    assert capsys.readouterr().out.count("\N{CHECK MARK}") == 12
+    assert capsys.readouterr().out.count("\N{CHECK MARK}") == 14
 
 
 def failure(check_fn, *student):
@@ -100,7 +101,7 @@ def test_a_wrapper_around_the_reference_is_rejected():
         return ref_normalize(t)
 
     for fn in (check.paired_jitter_shapes, check.paired_jitter_aligned,
-               check.paired_jitter_random):
+               check.paired_jitter_seeded, check.paired_jitter_random):
         assert "uses the reference implementation" in failure(fn, jitter)
     assert "p2p_ref.data.normalize" in failure(check.normalize, norm)
 
@@ -220,6 +221,7 @@ def test_independent_crops_for_a_and_b():
         return a, b
 
     check.paired_jitter_shapes(independent)
+    check.paired_jitter_seeded(independent)
     check.paired_jitter_random(independent)
     message = failure(check.paired_jitter_aligned, independent)
     assert "no longer line up" in message and "SAME crop" in message
@@ -285,7 +287,8 @@ def test_generator_ignored():
 
     check.paired_jitter_shapes(global_rng)
     check.paired_jitter_aligned(global_rng)
-    assert "seeded the same" in failure(check.paired_jitter_random, global_rng)
+    check.paired_jitter_random(global_rng)
+    assert "seeded the same" in failure(check.paired_jitter_seeded, global_rng)
 
 
 def test_same_offset_for_rows_and_columns():
@@ -309,9 +312,14 @@ def test_fixed_centre_crop():
             a, b = a.flip(-1), b.flip(-1)
         return a, b
 
+    def centre_no_flip(a, b, load_size=286, crop_size=256, flip=True, generator=None):
+        return centre(a, b, load_size, crop_size, False, generator)
+
     check.paired_jitter_aligned(centre)
+    check.paired_jitter_seeded(centre)  # the flip still varies with the seed
     assert "1 different rows and 1 different columns" in failure(check.paired_jitter_random,
                                                                  centre)
+    assert "all gave the same" in failure(check.paired_jitter_seeded, centre_no_flip)
 
 
 def test_never_flipped_and_always_flipped():

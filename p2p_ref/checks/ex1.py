@@ -2,8 +2,9 @@
 
 split_ab, normalize and denormalize are compared with p2p_ref.data numerically. paired_jitter is
 random, so it is checked by its properties, not by its random draws: output sizes, that A and B
-got the same crop and the same flip (on a pattern pair whose halves are coupled), that different
-generators give different crops, and that both flipped and unflipped results happen.
+got the same crop and the same flip (on a pattern pair whose halves are coupled), that the draws
+come from the generator passed in, that different generators give different crops, and that both
+flipped and unflipped results happen.
 """
 
 import numpy as np
@@ -271,20 +272,35 @@ def paired_jitter_aligned(student):
     passed("paired_jitter: A and B get the same crop and the same flip")
 
 
-def paired_jitter_random(student):
-    """The crop position and the flip are random, drawn from the generator passed in."""
+def paired_jitter_seeded(student):
+    """The random draws come from the generator passed in: the same seed gives the same pair,
+    other seeds give other crops."""
     ensure_own_code(student, "paired_jitter")
-    # At load_size x load_size already, so the crop position can be read off the ramps.
-    load, crop = 64, 48
-    a, b = _pattern_pair(load)
-    first = _jitter(student, a, b, load_size=load, crop_size=crop, generator=_generator(7))
+    a, b = _pattern_pair(64)
+    kwargs = {"load_size": 80, "crop_size": 64}
+    first = _jitter(student, a, b, generator=_generator(7), **kwargs)
     torch.rand(5)  # move the global RNG: a function that ignores `generator` now differs
-    second = _jitter(student, a, b, load_size=load, crop_size=crop, generator=_generator(7))
+    second = _jitter(student, a, b, generator=_generator(7), **kwargs)
     if not all(torch.equal(x, y) for x, y in zip(first, second)):
         fail("two calls with generators seeded the same (7) gave different results",
              "the same crop and flip for the same seed: draw with "
              "torch.randint(..., generator=generator) and torch.rand(1, generator=generator)",
              WHERE_JITTER + ": pass `generator=generator` to every random draw")
+    others = [_jitter(student, a, b, generator=_generator(s), **kwargs)[0] for s in range(8)]
+    if all(torch.equal(o, others[0]) for o in others[1:]):
+        fail("eight different generator seeds all gave the same crop and flip",
+             "a random crop position (and flip) drawn from the generator",
+             WHERE_JITTER + ": the random crop")
+    passed("paired_jitter: draws from the generator it is given")
+
+
+def paired_jitter_random(student):
+    """The crop position and the flip are random: many positions, about half mirrored, none
+    mirrored with flip=False."""
+    ensure_own_code(student, "paired_jitter")
+    # At load_size x load_size already, so the crop position can be read off the ramps.
+    load, crop = 64, 48
+    a, b = _pattern_pair(load)
     draws = [_where_is_crop(_jitter(student, a, b, load_size=load, crop_size=crop,
                                     generator=_generator(s))[0], load) for s in range(40)]
     rows = {i for i, _, _ in draws}
