@@ -21,5 +21,13 @@ lab: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# Regenerate lessons/ (the student notebooks) from solutions/ with nbgrader; commit the result.
+# nbgrader runs `alembic` from PATH, hence the venv's bin first.
+ASSIGNMENTS := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard solutions/*/*.ipynb)))))
+release: $(STAMP)
+	@for a in $(ASSIGNMENTS); do \
+	  PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/nbgrader generate_assignment "$$a" --force || exit 1; \
+	done
+
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

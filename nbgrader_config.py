@@ -1,0 +1,46 @@
+"""nbgrader configuration of the Pix2Pix course; run every nbgrader command from the repo root.
+
+    solutions/<assignment>/   instructor notebooks: solutions, visible and hidden tests (source)
+    lessons/<assignment>/     what students get, made by `make release` (release)
+    submitted/<student>/<assignment>/   collected student work, then autograded/ and feedback/
+
+`generate_assignment --force` replaces only lessons/<assignment>/, so files that live directly in
+lessons/ (README.md, the Colab training notebook) are never touched.
+"""
+
+import os
+
+c = get_config()  # noqa: F821  (injected by traitlets when nbgrader loads this file)
+
+# The five graded notebooks, in course order. `nbgrader generate_assignment NAME` adds each one to
+# the gradebook on first use (create_assignment below), so there is no manual `nbgrader db` step.
+ASSIGNMENTS = [
+    "ex1_paired_translation",
+    "ex2_unet",
+    "ex3_patchgan",
+    "ex4_losses",
+    "ex5_training",
+]
+
+c.CourseDirectory.course_id = "pix2pix"
+# The course root is the folder of this file, wherever the repo is cloned (or copied, as the
+# grading tests do), so the commands work from the repo root without more setup.
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "lessons"
+c.CourseDirectory.submitted_directory = "submitted"
+c.CourseDirectory.autograded_directory = "autograded"
+c.CourseDirectory.feedback_directory = "feedback"
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook.db")
+# Never copy training outputs, checkpoints or caches into a release or a submission.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
+                            "runs", "*.pt", "*.pth"]
+
+c.GenerateAssignment.create_assignment = True
+c.Autograde.create_student = True
+
+# Each cell gets two minutes when autograding; an endless loop is interrupted, that cell is marked
+# as failed and grading goes on with the next cell and the next student. The notebooks take their
+# quick path under autograding (they check NBGRADER_EXECUTION, which nbgrader sets).
+c.Execute.timeout = 120
+c.Execute.interrupt_on_timeout = True
