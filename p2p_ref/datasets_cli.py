@@ -47,10 +47,9 @@ def list_datasets(root):
                  "made offline by `p2p-data synthetic`", {"train": 400, "val": 50, "test": 50}))
     for name, size, direction, what, counts in rows:
         found = {s: count_images(root / name / s) for s in ("train", "val", "test")}
-        present = ", ".join(f"{s} {n}" for s, n in found.items() if n) or "no"
-        expected = ", ".join(f"{s} {n}" for s, n in counts.items())
-        print(f"{name:<15} {size:>7}  {direction:<9} {present:<28} {what}"
-              + (f" [{expected}]" if expected else ""))
+        present = ", ".join(f"{s} {n}" for s, n in found.items() if n) or "-"
+        expected = f" ({'/'.join(counts)}: {'/'.join(map(str, counts.values()))})" if counts else ""
+        print(f"{name:<15} {size:>7}  {direction:<9} {present:<28} {what}{expected}")
 
 
 def main(argv=None):

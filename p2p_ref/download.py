@@ -8,6 +8,7 @@ counts), and it is unpacked into a temporary folder that is renamed to ROOT/NAME
 Only the standard library (urllib, tarfile) and tqdm.
 """
 
+import http.client
 import os
 import shutil
 import socket
@@ -15,7 +16,6 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
-import http.client
 import zlib
 from pathlib import Path, PurePosixPath
 
@@ -40,7 +40,7 @@ DATASETS = {
                         what="edge maps -> shoe photos (~50k pairs)"),
     "edges2handbags": dict(size="8.6 GB", counts={}, direction="AtoB",
                            what="edge maps -> handbag photos (~137k pairs)"),
-    "night2day": dict(size="~2 GB", counts={}, direction="AtoB",
+    "night2day": dict(size="?", counts={}, direction="AtoB",
                       what="night -> day webcam photos (~20k pairs)"),
 }
 

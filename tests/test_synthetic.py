@@ -137,7 +137,8 @@ def test_cli_synthetic(tmp_path, capsys):
     assert json.loads((tmp_path / "synthetic" / "meta.json").read_text())["seed"] == 7
     assert "BtoA" in capsys.readouterr().out
     assert main(["list", "--root", str(tmp_path)]) == 0
-    listed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("synthetic")]
+    listed = [line for line in capsys.readouterr().out.splitlines()
+              if line.startswith("synthetic ")]
     assert listed and "train 3, val 1, test 1" in listed[0]
 
 
