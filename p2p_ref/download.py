@@ -135,12 +135,17 @@ def fetch(url, part, desc=None, timeout=30):
     return part
 
 
+def _hidden(member):
+    return any(p.startswith(".") and p != "." for p in PurePosixPath(member.name).parts)
+
+
 def check_archive(archive, name):
     """Check the listing of NAME.tar.gz before unpacking anything; return the image counts.
 
     Every member must be a folder or a regular file under NAME/, never an absolute path,
     "..", a link or a device; files must be images in NAME/<split>/ with split in train, val,
     test; train must exist, no split may be empty, and the counts we know must match.
+    Hidden files (names starting with ".") are ignored here and not unpacked.
     """
     counts = {}
     try:
@@ -151,6 +156,8 @@ def check_archive(archive, name):
                 if path.is_absolute() or ".." in parts:
                     raise DownloadError(f"{archive} holds an unsafe path {m.name!r}; refusing "
                                         f"to unpack it")
+                if _hidden(m):  # e.g. .DS_Store or ._1.jpg from a Mac: skipped, not unpacked
+                    continue
                 if not (m.isdir() or m.isfile()):
                     raise DownloadError(f"{archive} holds {m.name!r}, which is not a plain file "
                                         f"or folder; refusing to unpack it")
@@ -187,10 +194,11 @@ def extract(archive, name, dest):
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.extract-", dir=dest.parent))
     try:
         with tarfile.open(archive, "r:gz") as tar:
+            members = [m for m in tar if not _hidden(m)]
             if hasattr(tarfile, "data_filter"):
-                tar.extractall(tmp, filter="data")
+                tar.extractall(tmp, members, filter="data")
             else:  # Python < 3.10.12: the listing was checked by check_archive
-                tar.extractall(tmp)
+                tar.extractall(tmp, members)
         os.replace(tmp / name, dest)
     except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
         raise DownloadError(f"unpacking {archive} failed ({e}); nothing was written to "

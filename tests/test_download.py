@@ -223,6 +223,13 @@ def test_http_error_is_reported(tmp_path, server):
         download_dataset("maps", tmp_path, base_url=server.url)
 
 
+def test_hidden_files_are_skipped(tmp_path, server):
+    extra = [("night2day/.DS_Store", b"x"), ("night2day/train/._1.png", b"x")]
+    server.files["night2day.tar.gz"] = make_archive("night2day", {"train": 2}, extra)
+    dest = download_dataset("night2day", tmp_path, base_url=server.url)
+    assert sorted(p.name for p in dest.rglob("*")) == ["1.png", "2.png", "train"]
+
+
 def test_unknown_name(tmp_path):
     with pytest.raises(ValueError, match="unknown dataset 'facade'.*facades"):
         download_dataset("facade", tmp_path)
