@@ -164,7 +164,8 @@ def render_photo(facade, rng):
     v = yy / S
 
     # Sky (a vertical gradient with clouds) and a strip of ground.
-    sky_top, sky_bottom = _jitter(rng, (0.35, 0.55, 0.85), 0.15), _jitter(rng, (0.8, 0.85, 0.9), 0.1)
+    sky_top = _jitter(rng, (0.35, 0.55, 0.85), 0.15)
+    sky_bottom = _jitter(rng, (0.8, 0.85, 0.9), 0.1)
     img = sky_top + (sky_bottom - sky_top) * v[..., None]
     img += 0.06 * smooth_noise(rng, S, 5)[..., None]
     ground = v > rng.uniform(0.88, 0.97)
