@@ -230,7 +230,7 @@ def encoder_block(EncoderBlock, norm="batch"):
         mine.eval(), theirs.eval()
         _compare_output(_call(mine, (x,), name, "EncoderBlock.forward"), theirs(x).detach(), name,
                         "EncoderBlock.forward: return self.block(x)")
-    passed(f"EncoderBlock (norm={norm!r}) matches the reference: {ENCODER_STEP}, e1 and e8 without norm")
+    passed(f"EncoderBlock (norm={norm!r}) matches the reference, layer by layer and output for output")
 
 
 def decoder_block(DecoderBlock, norm="batch"):
@@ -264,7 +264,7 @@ def decoder_block(DecoderBlock, norm="batch"):
         if out.shape == joined.shape and torch.allclose(out, torch.cat([skip, y], 1), atol=1e-5):
             fail(f"{name} puts the skip first in the concatenation", "torch.cat([y, skip], dim=1)", where)
         _compare_output(out, joined, f"{name} with a skip", where)
-    passed(f"DecoderBlock (norm={norm!r}) matches the reference: {DECODER_STEP}")
+    passed(f"DecoderBlock (norm={norm!r}) matches the reference, with and without a skip")
 
 
 def _unet_hint(num_downs, widths):
@@ -382,7 +382,7 @@ def unet_parameters(UNetGenerator, num_downs=8, norm="batch"):
     count = sum(p.numel() for p in mine.parameters() if p.requires_grad)
     if count == expected:
         passed(f"UNetGenerator(num_downs={num_downs}, norm={norm!r}) has {count:,} parameters")
-        return mine
+        return
     theirs = ref.UNetGenerator(num_downs=num_downs, norm=norm)
     where = "UNetGenerator.__init__"
     for attr in ("encoders", "decoders"):
