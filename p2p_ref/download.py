@@ -75,9 +75,11 @@ def is_present(path):
 
 
 def _offline_message(url, part, reason):
+    have = part.stat().st_size if part.exists() else 0
+    kept = (f"The partial download ({have:,} bytes) is kept at {part}; re-running the same "
+            f"command resumes it." if have else "Re-run the same command once you are online.")
     return (f"could not download {url}: {reason}. The network seems unavailable or the host "
-            f"unreachable. The partial download is kept at {part}; re-running the same command "
-            f"resumes it. To work offline, generate the synthetic set: p2p-data synthetic")
+            f"unreachable. {kept} To work offline, generate the synthetic set: p2p-data synthetic")
 
 
 def fetch(url, part, desc=None, timeout=30):

@@ -260,6 +260,7 @@ def test_cli_download_offline_exits_1_with_a_message(tmp_path, capsys):
     code = main(["download", "facades", "--root", str(tmp_path), "--base-url", closed_port_url()])
     err = capsys.readouterr().err
     assert code == 1 and "p2p-data: error:" in err and "p2p-data synthetic" in err
+    assert "network seems unavailable" in err and "once you are online" in err
     assert "Traceback" not in err
 
 
