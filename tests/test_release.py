@@ -39,8 +39,8 @@ def fresh_release(tmp_path_factory):
             nbformat.write(nbformat.v4.new_notebook(), str(path))
         else:
             path.write_text(text)
-    for a in assignments():
-        generate(course, a)
+    if assignments():
+        generate(course, "*")  # one nbgrader run releases every assignment, like `make release`
     return course / "lessons"
 
 
