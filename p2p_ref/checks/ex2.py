@@ -378,12 +378,13 @@ def unet_parameters(UNetGenerator, num_downs=8, norm="batch"):
     """The parameter count at ngf 64, a fixed number from the official code; name the first block off."""
     ensure_own_code(UNetGenerator, "UNetGenerator")
     expected = PARAMETERS[num_downs, norm]
-    mine = _build(UNetGenerator, (), {"num_downs": num_downs, "norm": norm}, "UNetGenerator")
+    with torch.device("meta"):  # shapes only: no memory, no initialisation, instant
+        mine = _build(UNetGenerator, (), {"num_downs": num_downs, "norm": norm}, "UNetGenerator")
+        theirs = ref.UNetGenerator(num_downs=num_downs, norm=norm)
     count = sum(p.numel() for p in mine.parameters() if p.requires_grad)
     if count == expected:
         passed(f"UNetGenerator(num_downs={num_downs}, norm={norm!r}) has {count:,} parameters")
         return
-    theirs = ref.UNetGenerator(num_downs=num_downs, norm=norm)
     where = "UNetGenerator.__init__"
     for attr in ("encoders", "decoders"):
         for k, (m, r) in enumerate(zip(getattr(mine, attr, []), getattr(theirs, attr))):
