@@ -85,11 +85,17 @@ def make_optimizers(G, D, lr=2e-4, beta1=0.5, *, fused=None):
             torch.optim.Adam(D.parameters(), lr=lr, betas=(beta1, 0.999), fused=fused))
 
 
-def linear_decay(n_epochs=100, n_epochs_decay=100):
-    """LambdaLR factor after `e` finished epochs: 1 for the first n_epochs epochs, then falling
-    linearly, 1 - max(0, epoch - n_epochs) / (n_epochs_decay + 1) with epoch = e + 1 the
-    1-based number of the coming epoch (as in the official code): 1/101 in the last one."""
-    return lambda e: 1.0 - max(0, e + 1 - n_epochs) / (n_epochs_decay + 1)
+def lr_factor(epoch, n_epochs=100, n_epochs_decay=100):
+    """The learning-rate multiplier of epoch `epoch` (counted from 1): 1 for the first n_epochs
+    epochs, then a linear decay, 1 - max(0, epoch - n_epochs) / (n_epochs_decay + 1), which
+    leaves 1/101 of the rate in the last of the paper's 200 epochs (as in the official code)."""
+    return 1.0 - max(0, epoch - n_epochs) / (n_epochs_decay + 1)
+
+
+def make_schedulers(opt_G, opt_D, n_epochs=100, n_epochs_decay=100):
+    """LambdaLR for both optimizers; LambdaLR counts finished epochs from 0, hence e + 1."""
+    return tuple(LambdaLR(o, lambda e: lr_factor(e + 1, n_epochs, n_epochs_decay))
+                 for o in (opt_G, opt_D))
 
 
 def _backward_step(loss, optimizer, scaler):
@@ -167,7 +173,8 @@ def _val_split(root):
 
 def train(cfg):
     """Run (or resume) training; returns a dict: status ("finished", "stopped" at max_steps or
-    "interrupted"), step, epoch and where the outputs are. Raises NonFiniteLossError."""
+    "interrupted"), step, epoch, where the outputs are, and the trained G and D.
+    Raises NonFiniteLossError."""
     _check_config(cfg)
     d, device = tu.setup_distributed(tu.resolve_device(cfg.device))
     try:
@@ -185,6 +192,9 @@ def _train(cfg, d, device):
     out = Path(cfg.out)
     ckpt_path, samples_dir = out / "checkpoint.pt", out / "samples"
     losses_path, metrics_path = out / "losses.jsonl", out / "metrics.jsonl"
+    if ckpt_path.exists() and not cfg.resume:
+        raise FileExistsError(f"{ckpt_path} already exists: pass --resume to continue that run, "
+                              f"or choose another --out")
 
     # ---- data (rank 0 first: it may generate the synthetic set)
     if d.is_main:
@@ -215,8 +225,7 @@ def _train(cfg, d, device):
     if cfg.channels_last:
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     opt_G, opt_D = make_optimizers(G, D, cfg.lr, cfg.beta1)
-    sched_G, sched_D = (LambdaLR(o, linear_decay(cfg.n_epochs, cfg.n_epochs_decay))
-                        for o in (opt_G, opt_D))
+    sched_G, sched_D = make_schedulers(opt_G, opt_D, cfg.n_epochs, cfg.n_epochs_decay)
     scaler = torch.amp.GradScaler(device.type) if cfg.amp == "fp16" else None
     seed_everything(cfg.seed + d.rank)  # each rank its own dropout noise
     epoch = batch = step = 0
@@ -241,9 +250,6 @@ def _train(cfg, d, device):
                 f"{d.world_size}: re-seeding, so losses will not match an uninterrupted run")
             seed_everything(cfg.seed + d.rank + step)
         log(f"resuming {ckpt_path} at epoch {epoch + 1}, batch {batch}, step {step}")
-    elif ckpt_path.exists():
-        raise FileExistsError(f"{ckpt_path} already exists: pass --resume to continue that run, "
-                              f"or choose another --out")
 
     G_run, D_run = (tu.wrap_ddp(G, device), tu.wrap_ddp(D, device)) if d.enabled else (G, D)
     if cfg.compile:
@@ -341,7 +347,7 @@ def _train(cfg, d, device):
         save_image(grid, samples_dir / "final.png", nrow=3)
     return {"status": status, "step": step, "epoch": epoch, "checkpoint": ckpt_path,
             "samples": samples_dir, "metrics": metrics_path, "losses": losses_path,
-            "tensorboard": out / "tensorboard"}
+            "tensorboard": out / "tensorboard", "G": G, "D": D}
 
 
 def _end_of_epoch(cfg, G, val_set, fixed_pairs, device, epoch, step, writer, lr, samples_dir,

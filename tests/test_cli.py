@@ -1,0 +1,124 @@
+"""The commands end to end on a tiny synthetic set: p2p-train -> checkpoint -> p2p-translate,
+their error messages, and p2p-bench."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from p2p_ref import bench, train, translate
+from p2p_ref.synthetic import make_synthetic_dataset
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One tiny epoch of p2p-train on 3 synthetic pairs (64 x 64)."""
+    tmp = tmp_path_factory.mktemp("cli")
+    make_synthetic_dataset(tmp / "syn", n_train=3, n_val=2, n_test=2, size=64)
+    run = tmp / "run"
+    train.main([str(tmp / "syn"), "--load-size", "72", "--crop-size", "64", "--num-downs", "6",
+                "--ngf", "8", "--ndf", "8", "--n-epochs", "1", "--n-epochs-decay", "0",
+                "--out", str(run), "--num-workers", "0", "--device", "cpu"])
+    return tmp, run
+
+
+def test_train_writes_checkpoint_metrics_and_samples(trained):
+    _, run = trained
+    checkpoint = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert checkpoint["step"] == 3 and checkpoint["epoch"] == 1
+    assert {"G", "D", "opt_G", "opt_D", "sched_G", "sched_D", "rng", "config"} <= set(checkpoint)
+    (record,) = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert {"val_l1", "val_psnr", "val_ssim", "lr"} <= set(record)
+    assert 0 < record["val_ssim"] <= 1 and record["val_psnr"] > 0
+    assert len((run / "losses.jsonl").read_text().splitlines()) == 3
+    grid = Image.open(run / "samples" / "epoch_001.png")
+    assert grid.size[0] > grid.size[1]  # rows of input | output | target
+    assert list((run / "tensorboard").glob("events.*"))
+
+
+def test_translate_writes_one_png_per_input(trained, capsys):
+    tmp, run = trained
+    out = tmp / "translated"
+    translate.main(["--checkpoint", str(run / "checkpoint.pt"), str(tmp / "syn" / "test"),
+                    "--out", str(out)])
+    written = sorted(p.name for p in out.glob("*.png"))
+    assert written == sorted(p.name for p in (tmp / "syn" / "test").glob("*.png"))
+    assert Image.open(out / written[0]).size == (64, 64)
+    assert "translated 2 image(s)" in capsys.readouterr().out
+
+
+def test_translate_modes_and_single_images(trained, capsys):
+    tmp, run = trained
+    pair = sorted((tmp / "syn" / "test").glob("*.png"))[0]
+    labels = Image.open(pair).crop((64, 0, 128, 64))  # B = the label map, BtoA input
+    labels.resize((100, 100)).save(tmp / "labels.png")  # the wrong size: resized, with a note
+    outs = {}
+    for mode in ("paper", "eval"):
+        translate.main(["--checkpoint", str(run), str(tmp / "labels.png"), "--out",
+                        str(tmp / mode), "--mode", mode])
+        outs[mode] = torch.from_numpy(np.asarray(Image.open(tmp / mode / "labels.png")))
+    assert "resized 1 input(s)" in capsys.readouterr().out
+    assert not torch.equal(outs["paper"], outs["eval"])  # dropout + batch statistics vs eval()
+    # The pair and its B half alone give the same output (the input half is picked by direction).
+    translate.main(["--checkpoint", str(run), str(pair), "--out", str(tmp / "pair"),
+                    "--mode", "eval"])
+    Image.open(pair).crop((64, 0, 128, 64)).save(tmp / "half.png")
+    translate.main(["--checkpoint", str(run), str(tmp / "half.png"), "--out", str(tmp / "half"),
+                    "--mode", "eval"])
+    assert np.array_equal(np.asarray(Image.open(tmp / "pair" / f"{pair.stem}.png")),
+                          np.asarray(Image.open(tmp / "half" / "half.png")))
+
+
+def test_translate_errors_name_the_problem(trained, tmp_path):
+    tmp, run = trained
+    image = str(sorted((tmp / "syn" / "test").glob("*.png"))[0])
+    with pytest.raises(SystemExit, match="no checkpoint at"):
+        translate.main(["--checkpoint", str(tmp_path / "nope.pt"), image, "--out", str(tmp_path)])
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes((run / "checkpoint.pt").read_bytes()[:5000])
+    with pytest.raises(SystemExit, match="cannot read checkpoint .*corrupt.pt"):
+        translate.main(["--checkpoint", str(corrupt), image, "--out", str(tmp_path)])
+    (tmp_path / "notes.png").write_text("not an image")
+    with pytest.raises(SystemExit, match="cannot read .*notes.png"):
+        translate.main(["--checkpoint", str(run), str(tmp_path / "notes.png"), "--out",
+                        str(tmp_path / "o")])
+
+
+def test_train_cli_errors_and_entry_point(tmp_path):
+    with pytest.raises(SystemExit, match="crop_size=100 does not work with num_downs=6"):
+        train.main(["synthetic", "--crop-size", "100", "--num-downs", "6", "--out",
+                    str(tmp_path / "r")])
+    with pytest.raises(SystemExit, match="neither a folder nor a dataset name"):
+        train.main([str(tmp_path / "missing"), "--out", str(tmp_path / "r")])
+    proc = subprocess.run([sys.executable, "-m", "p2p_ref.train", "--help"], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0 and "--n-epochs-decay" in proc.stdout and "torchrun" in proc.stdout
+    for name in ("p2p-train", "p2p-translate", "p2p-bench"):
+        assert shutil.which(name, path=str(Path(sys.executable).parent)), f"{name} not installed"
+
+
+def test_bench_prints_both_rows_and_the_speed_up(capsys):
+    rows = bench.main(["--device", "cpu", "--size", "32", "--steps", "2", "--warmup", "1",
+                       "--ngf", "8", "--ndf", "8"])
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert any(line.startswith("baseline: eager, fp32") for line in lines)
+    assert any(line.startswith("fast: channels-last, bf16 autocast") for line in lines)
+    assert lines[-1].startswith("speed-up (fast / baseline):")
+    assert all(r["images_per_s"] > 0 and r["peak_mib"] > 0 for r in rows)
+    speedup = float(lines[-1].split(":")[1].strip().rstrip("x"))
+    assert speedup == pytest.approx(rows[1]["images_per_s"] / rows[0]["images_per_s"], rel=0.01)
