@@ -189,7 +189,12 @@ def test_hard_coded_lambda_fails_the_hidden_setting():
 
     check.train_step(fixed_lambda)  # looks right with the default...
     message = failure(check.train_step, fixed_lambda, lambda_l1=10.0)
-    assert "loss_G = " in message and "expected" in message  # ...but not with another lambda
+    assert "weighted by 100" in message  # ...but not with another lambda
+
+    def vanilla_only(G, D, opt_G, opt_D, x, y, lambda_l1=100.0, gan_mode="vanilla"):
+        return train_step(G, D, opt_G, opt_D, x, y, lambda_l1)
+
+    assert "computed as 'vanilla'" in failure(check.train_step, vanilla_only, gan_mode="lsgan")
 
 
 def test_returned_values_must_be_detached_numbers():
@@ -227,3 +232,21 @@ def test_lr_factor_mistakes_are_named():
                                                                         n_epochs_decay)
     assert "count from 1" in failure(check.lr_factor, zero_based)
     assert "returned" in failure(check.lr_factor, lambda epoch, n_epochs=100, n_epochs_decay=100: 1.0)
+
+
+def test_train_set_check(tmp_path):
+    from p2p_ref.data import AlignedDataset
+    from p2p_ref.synthetic import make_synthetic_dataset
+
+    root = make_synthetic_dataset(tmp_path / "synthetic", n_train=4, n_val=0, n_test=0, size=128)
+
+    def make_train_set(root, crop_size=64):
+        return AlignedDataset(root, "train", "BtoA", round(crop_size * 286 / 256), crop_size)
+
+    check.make_train_set(make_train_set, root)
+    wrong_direction = lambda root, crop_size=64: AlignedDataset(root, "train", "AtoB", 72, crop_size)  # noqa: E731
+    assert "'BtoA'" in failure(check.make_train_set, wrong_direction, root=root)
+    no_jitter = lambda root, crop_size=64: AlignedDataset(root, "train", "BtoA", 64, 64, flip=False)  # noqa: E731
+    assert "no random jitter" in failure(check.make_train_set, no_jitter, root=root)
+    wrong_crop = lambda root, crop_size=64: AlignedDataset(root, "train", "BtoA", 286, 256)  # noqa: E731
+    assert "crop_size=64" in failure(check.make_train_set, wrong_crop, root=root)

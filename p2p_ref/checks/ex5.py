@@ -10,6 +10,7 @@ optimizer stepped first) and by replaying known mistakes of the recipe to see wh
 import contextlib
 import copy
 import math
+from pathlib import Path
 
 import torch
 
@@ -23,6 +24,67 @@ ALLOWED = (losses, losses.gan_loss, losses.l1_loss, losses.discriminator_loss, l
 LOSS_KEYS = ("loss_D", "loss_G", "loss_G_GAN", "loss_G_L1")
 RTOL, ATOL = 1e-5, 1e-6  # float32 noise between equivalent ways of writing the same step
 WHERE_STEP = "your `train_step` cell"
+
+
+# ---------------------------------------------------------------- data
+
+def _palette_fraction(t):
+    """Share of the pixels of a [-1, 1] image that lie within a few levels of a synthetic label
+    colour: near 1 for a label map (flat colours), small for a rendered photo."""
+    from p2p_ref.synthetic import PALETTE
+    rgb = (t.clamp(-1, 1) + 1) * 127.5  # 3 x H x W in 0..255
+    colours = torch.tensor(list(PALETTE.values()), dtype=rgb.dtype)[:, :, None, None]
+    distance = (rgb[None] - colours).abs().amax(dim=1).amin(dim=0)
+    return (distance < 12).float().mean().item()
+
+
+def make_train_set(student, root, crop_size=64):
+    """`make_train_set(root, crop_size)` on the synthetic set: pairs (x, y) in [-1, 1] of shape
+    3 x crop x crop, x = the label map (direction BtoA), with the paired random jitter."""
+    ensure_own_code(student, "make_train_set", allowed=_data_objects())
+    where = "make_train_set"
+    n_files = len([p for p in (Path(root) / "train").iterdir() if p.suffix.lower() in (".png", ".jpg")])
+    ds = student(root, crop_size=crop_size)
+    if not hasattr(ds, "__getitem__") or not hasattr(ds, "__len__"):
+        fail(f"make_train_set returned {type(ds).__name__}", "a dataset (AlignedDataset)", where)
+    if len(ds) != n_files:
+        fail(f"the dataset has {len(ds)} pairs, the train split of {root} has {n_files} images",
+             "the 'train' split, every image", f"{where}: the split argument")
+    x, y = ds[0]
+    for name, t in (("x", x), ("y", y)):
+        if not isinstance(t, torch.Tensor) or tuple(t.shape) != (3, crop_size, crop_size):
+            fail(f"{name} = ds[0][{name == 'y':d}] has shape {getattr(t, 'shape', None)}",
+                 f"a 3 x {crop_size} x {crop_size} tensor (crop_size={crop_size})",
+                 f"{where}: pass crop_size to the dataset")
+        if t.min() < -1 - 1e-6 or t.max() > 1 + 1e-6 or t.min() >= 0:
+            fail(f"{name}'s values span [{t.min():.3f}, {t.max():.3f}]",
+                 "values in [-1, 1] (images scaled with 2 * v - 1 to match G's Tanh output)", where)
+    fx, fy = _palette_fraction(x), _palette_fraction(y)
+    if not (fx >= 0.3 and fx > 2 * fy):
+        fail(f"x does not look like a label map ({fx:.0%} of its pixels are label colours; y: {fy:.0%})",
+             "x = the label map, y = the photo: labels -> photo is direction 'BtoA' on facades and on "
+             "the synthetic set (B, the right half, holds the labels)", f"{where}: the direction argument")
+    torch.manual_seed(0)
+    draws = [ds[0][0] for _ in range(8)]
+    if all(torch.equal(draws[0], d) for d in draws[1:]):
+        fail("ds[0] returns the same crop every time: no random jitter",
+             "random jitter: resize a little larger than crop_size (286 for 256, so about "
+             "crop_size * 286 / 256), take a random crop_size crop, flip half the time",
+             f"{where}: load_size and flip")
+    load = getattr(ds, "load_size", None)
+    if load is not None and abs(load - crop_size * 286 / 256) > 1:
+        fail(f"load_size is {load} for crop_size {crop_size}",
+             f"about crop_size * 286 / 256 = {crop_size * 286 / 256:.1f}: the paper's 286 -> 256 jitter, scaled",
+             f"{where}: load_size")
+    passed(f"make_train_set: {len(ds)} pairs, x = label map, y = photo, {crop_size} x {crop_size} crops "
+           "in [-1, 1] with random jitter")
+
+
+def _data_objects():
+    """What the data exercise may use from p2p_ref: the dataset classes and helpers of ex1."""
+    from p2p_ref import data, synthetic
+    return (data, synthetic, data.AlignedDataset, data.split_ab, data.normalize, data.denormalize,
+            data.paired_jitter, data.resolve_dataset, synthetic.make_synthetic_dataset)
 
 
 # ---------------------------------------------------------------- optimizers and schedule
@@ -84,6 +146,18 @@ def lr_factor(student):
     passed("lr_factor: constant for n_epochs epochs, then linear decay over n_epochs_decay epochs")
 
 
+def lr_factor_more(student):
+    """Hidden cases: other schedule lengths, including no constant phase at all."""
+    ensure_own_code(student, "lr_factor")
+    for n_epochs, n_decay in ((0, 9), (50, 150), (10, 0)):
+        for epoch in sorted({1, max(1, n_epochs), n_epochs + 1, n_epochs + n_decay}):
+            got, want = student(epoch, n_epochs, n_decay), _reference_lr_factor(epoch, n_epochs, n_decay)
+            if not isinstance(got, (int, float)) or not math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12):
+                fail(f"lr_factor({epoch}, {n_epochs}, {n_decay}) returned {got!r}", f"{want!r}",
+                     "lr_factor: use the n_epochs and n_epochs_decay arguments, not 100")
+    passed("lr_factor: right for other schedule lengths too")
+
+
 # ---------------------------------------------------------------- train_step
 
 def _recipe(G, D, opt_G, opt_D, x, y, lambda_l1=100.0, gan_mode="vanilla", mistake=None):
@@ -104,12 +178,15 @@ def _recipe(G, D, opt_G, opt_D, x, y, lambda_l1=100.0, gan_mode="vanilla", mista
         if mistake not in ("no_zero_grad", "no_zero_grad_G", "no_detach"):
             opt_G.zero_grad()
         gan, l1 = gan_loss(D(x, fake), True, gan_mode), l1_loss(fake, y)
-        loss_G = gan + (1.0 if mistake == "no_l1_weight" else lambda_l1) * l1
+        weight = {"no_l1_weight": 1.0, "lambda_ignored": 100.0}.get(mistake, lambda_l1)
+        loss_G = gan + weight * l1
         loss_G.backward()
         if mistake != "no_opt_step":
             opt_G.step()
         return loss_G, gan, l1
 
+    if mistake == "gan_mode_ignored":
+        gan_mode = "vanilla"
     fake = G(x)
     if mistake == "no_detach":
         opt_G.zero_grad()  # zeroed before D's backward, so D's gradient stays in G's .grad
@@ -149,6 +226,14 @@ MISTAKES = {
         "the L1 term was added without its weight lambda_l1",
         "loss_G = loss_G_GAN + lambda_l1 * loss_G_L1 (lambda_l1 = 100 in the paper)",
         "the line that computes loss_G: multiply the L1 term by the `lambda_l1` argument"),
+    "lambda_ignored": (
+        "the L1 term was weighted by 100 although train_step was called with another lambda_l1",
+        "loss_G = loss_G_GAN + lambda_l1 * loss_G_L1 with the `lambda_l1` argument",
+        "the line that computes loss_G: use the argument, not the number 100"),
+    "gan_mode_ignored": (
+        "the GAN losses were computed as 'vanilla' although train_step was called with another gan_mode",
+        "pass `gan_mode` on to discriminator_loss and generator_loss (or gan_loss)",
+        "every loss call in train_step"),
     "no_zero_grad": (
         "gradients from the previous step were added to this step's: an optimizer's zero_grad() is missing",
         "opt_D.zero_grad() before loss_D.backward() and opt_G.zero_grad() before loss_G.backward()",
@@ -332,8 +417,11 @@ def _check_train_step(student, lambda_l1, gan_mode, batch_size, seed):
         fail("loss_G_L1 is lambda_l1 times too large: you returned the weighted L1 term",
              "loss_G_L1 = mean |y - G(x)|, before multiplying by lambda_l1 (loss_G includes the weight)",
              "the `return` line of train_step")
-    for name in ("d_loss_not_halved", "no_l1_weight", "no_zero_grad", "no_zero_grad_D", "no_zero_grad_G",
-                 "g_step_first", "no_detach"):
+    candidates = ["d_loss_not_halved", "no_l1_weight", "no_zero_grad", "no_zero_grad_D", "no_zero_grad_G",
+                  "g_step_first", "no_detach"]
+    candidates += ["lambda_ignored"] if lambda_l1 != 100.0 else []
+    candidates += ["gan_mode_ignored"] if gan_mode != "vanilla" else []
+    for name in candidates:
         variant = lambda *a, **k: _recipe(*a, mistake=name, **k)  # noqa: E731
         v_outs, vG, vD, _ = _run(variant, G, D, batches, **args)
         if _matches(mine, ([_as_floats(o, call) for o in v_outs], vG, vD)):
