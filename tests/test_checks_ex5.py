@@ -168,6 +168,7 @@ def test_wrapping_the_reference_fails():
     assert "uses the reference implementation" in failure(check.train_step, wrapper)
     assert "not your own code" in failure(check.train_step, p2p_ref.train.train_step)
     assert "not your own code" in failure(check.make_optimizers, p2p_ref.train.make_optimizers)
+    assert "not your own code" in failure(check.lr_factor, p2p_ref.train.lr_factor)
 
 
 @pytest.mark.parametrize("mistake, words", [

@@ -122,7 +122,8 @@ def make_optimizers(student):
 
 
 def _reference_lr_factor(epoch, n_epochs, n_epochs_decay):
-    return 1.0 - max(0, epoch - n_epochs) / (n_epochs_decay + 1)
+    from p2p_ref.train import lr_factor as reference
+    return reference(epoch, n_epochs, n_epochs_decay)
 
 
 def lr_factor(student):
