@@ -337,9 +337,11 @@ def _compare_layers(D, ref, label):
         if isinstance(w, nn.Conv2d):
             for attr, what in (("in_channels", "input channels"), ("out_channels", "output channels"),
                                ("kernel_size", "kernel size"), ("padding", "padding")):
-                if getattr(g, attr) != getattr(w, attr):
-                    fail(f"{label}: the conv model[{i}] has {what} {getattr(g, attr)}",
-                         f"{what} {getattr(w, attr)}: {_short(w)}", where)
+                got_v, want_v = getattr(g, attr), getattr(w, attr)
+                if got_v != want_v:
+                    show = (lambda v: v[0] if isinstance(v, tuple) and len(set(v)) == 1 else v)
+                    fail(f"{label}: the conv model[{i}] has {what} {show(got_v)}",
+                         f"{what} {show(want_v)}: {_short(w)}", where)
             if g.stride != w.stride:
                 try:
                     side = ref_rf.output_size(D, 256)
