@@ -16,7 +16,8 @@ from grading_harness import (BLANK, EXPECTED_ASSIGNMENTS, REPO, SOLUTION, TAMPER
                              TAMPER_EDIT, TAMPER_LOOP, find_cell, grade_assignment, load_mutations,
                              make_course, report, safe_student_id)
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+# One assignment is released and autograded (a dozen notebook runs) inside its first test.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 # Per-cell limit while autograding here: long enough for every legitimate cell of the quick
 # path, short enough that the endless-loop submissions do not take two minutes each.
