@@ -290,7 +290,8 @@ def _which(tensor, features):
 
 
 def unet_generator(UNetGenerator, ngf=8, num_downs=8, norm="batch", size=None):
-    """The whole generator, block by block and then end to end, with the reference weights."""
+    """The whole generator: the layers of every block, the weight shapes, then (with the reference
+    weights) the output; when it differs, block by block to name the first block that differs."""
     ensure_own_code(UNetGenerator, "UNetGenerator")
     size = size or 2 ** num_downs
     kwargs = {"in_channels": 3, "out_channels": 3, "num_downs": num_downs, "ngf": ngf, "norm": norm,
@@ -323,15 +324,6 @@ def unet_generator(UNetGenerator, ngf=8, num_downs=8, norm="batch", size=None):
             h = block(h, skip)
             outputs.append(h)
         expected = h
-    inputs = [x] + features[:-1]
-    for i, block in enumerate(mine.encoders):
-        name = f"encoders[{i}] (e{i + 1})"
-        _compare_output(_call(block, (inputs[i],), name, "EncoderBlock.forward"), features[i], name,
-                        "EncoderBlock.forward")
-    for j, (block, (h, skip)) in enumerate(zip(mine.decoders, steps)):
-        name = f"decoders[{j}]" + (f" (joined with e{num_downs - 1 - j})" if skip is not None else "")
-        _compare_output(_call(block, (h, skip), name, "DecoderBlock.forward"), outputs[j], name,
-                        "DecoderBlock.forward: torch.cat([y, skip], dim=1)", inputs=(h, skip))
     seen, error = [], None
     hooks = [block.register_forward_pre_hook(
         lambda mod, args, kw: seen.append((args[0], args[1] if len(args) > 1 else kw.get("skip"))),
@@ -347,8 +339,18 @@ def unet_generator(UNetGenerator, ngf=8, num_downs=8, norm="batch", size=None):
     if error is None and isinstance(out, torch.Tensor) and out.shape == expected.shape \
             and torch.allclose(out, expected, atol=1e-4):
         passed(f"UNetGenerator(num_downs={num_downs}, ngf={ngf}, norm={norm!r}) matches the reference "
-               f"block by block and end to end")
+               f"layer by layer and end to end")
         return
+    # it differs: find the first block that differs, given the reference's inputs
+    inputs = [x] + features[:-1]
+    for i, block in enumerate(mine.encoders):
+        name = f"encoders[{i}] (e{i + 1})"
+        _compare_output(_call(block, (inputs[i],), name, "EncoderBlock.forward"), features[i], name,
+                        "EncoderBlock.forward")
+    for j, (block, (h, skip)) in enumerate(zip(mine.decoders, steps)):
+        name = f"decoders[{j}]" + (f" (joined with e{num_downs - 1 - j})" if skip is not None else "")
+        _compare_output(_call(block, (h, skip), name, "DecoderBlock.forward"), outputs[j], name,
+                        "DecoderBlock.forward: torch.cat([y, skip], dim=1)", inputs=(h, skip))
     where = ("UNetGenerator.forward: keep e1 ... e_n, feed the bottleneck to decoders[0], and give "
              "decoders[j] the skip e_(n-1-j), the encoder output with the same height and width")
     for j, ((h, skip), (want_h, want_skip)) in enumerate(zip(seen, steps)):
