@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv lab test train bench release clean
+.PHONY: venv lab test train bench release screenshots clean
 
 # Create the venv if missing and (re)install the package whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -41,6 +41,10 @@ train: $(STAMP)
 BENCH_ARGS ?=
 bench: $(STAMP)
 	$(VENV)/bin/p2p-bench $(BENCH_ARGS)
+
+# Regenerate the widget screenshots the README shows (needs Debian's chromium).
+screenshots: $(STAMP)
+	P2P_SCREENSHOT_DIR=docs/img $(PY) -m pytest tests/test_browser.py -k explorer -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
