@@ -124,22 +124,23 @@ class LambdaExplorer(widgets.VBox):
         if i not in self._png:
             self._png[i] = self.figure_png(i)
         self.figure.value = self._png[i]
+        self.figure.width = str(Image.open(io.BytesIO(self._png[i])).width)  # natural size, not stretched
         self.table.value = self.table_html(i)
 
     def figure_png(self, i):
-        """PNG bytes of the grid: one row per test image, columns input | output at lambda | target."""
+        """PNG bytes of the grid: rows input / output at lambda / target, one column per test image."""
         s, k = self.sweep, self.scale
         n, h, w, _ = s.inputs.shape
         pad, head = 4, 16
-        grid = Image.new("RGB", (3 * w * k + 4 * pad, head + n * (h * k + pad) + pad), "white")
+        grid = Image.new("RGB", (pad + n * (w * k + pad), 3 * (head + h * k + pad)), "white")
         draw = ImageDraw.Draw(grid)
         titles = ("input", f"output, lambda = {_label(s.lambdas[i])}", "target")
-        for c, (title, images) in enumerate(zip(titles, (s.inputs, s.outputs[i], s.targets))):
-            x0 = pad + c * (w * k + pad)
-            draw.text((x0, 2), title, fill="black")
-            for r in range(n):
-                tile = Image.fromarray(images[r]).resize((w * k, h * k), Image.NEAREST)
-                grid.paste(tile, (x0, head + pad + r * (h * k + pad)))
+        for r, (title, images) in enumerate(zip(titles, (s.inputs, s.outputs[i], s.targets))):
+            y0 = r * (head + h * k + pad)
+            draw.text((pad, y0 + 2), title, fill="black")
+            for c in range(n):
+                tile = Image.fromarray(images[c]).resize((w * k, h * k), Image.NEAREST)
+                grid.paste(tile, (pad + c * (w * k + pad), y0 + head))
         buffer = io.BytesIO()
         grid.save(buffer, format="png")
         return buffer.getvalue()
