@@ -77,23 +77,31 @@ def measure(cfg, fast):
         x, y = (t.contiguous(memory_format=torch.channels_last) for t in (x, y))
     opt_G, opt_D = make_optimizers(G, D, fused=True if fast and device.type == "cuda" else None)
     G_run, D_run = G, D
-    if fast and (cfg.compile if cfg.compile is not None else device.type == "cuda"):
+    use_compile = fast and (cfg.compile if cfg.compile is not None else device.type == "cuda")
+    if use_compile:
         G_run = torch.compile(G, mode=cfg.compile_mode)
         D_run = torch.compile(D, mode=cfg.compile_mode)
     amp = torch.bfloat16 if fast else None
+
+    graphs = use_compile and cfg.compile_mode in ("reduce-overhead", "max-autotune")
+
+    def step():
+        if graphs:  # CUDA graphs: tell torch.compile a new iteration starts (outputs are reused)
+            torch.compiler.cudagraph_mark_step_begin()
+        return train_step(G_run, D_run, opt_G, opt_D, x, y, autocast_dtype=amp)
 
     def sync():
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
     for _ in range(cfg.warmup):
-        losses = train_step(G_run, D_run, opt_G, opt_D, x, y, autocast_dtype=amp)
+        losses = step()
     sync()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
     for _ in range(cfg.steps):
-        losses = train_step(G_run, D_run, opt_G, opt_D, x, y, autocast_dtype=amp)
+        losses = step()
     sync()
     seconds = time.perf_counter() - start
     if not all(torch.isfinite(v) for v in losses.values()):

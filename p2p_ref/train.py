@@ -221,7 +221,7 @@ def _train(cfg, d, device):
     # ---- models, optimizers, schedules
     seed_everything(cfg.seed)  # the same initial weights on every rank
     G, D = build_models(cfg)
-    G, D = (tu.convert_sync_batchnorm(m.to(device), device, d, log) for m in (G, D))
+    G, D = tu.convert_sync_batchnorm(G.to(device), D.to(device), device, d, log)
     if cfg.channels_last:
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     opt_G, opt_D = make_optimizers(G, D, cfg.lr, cfg.beta1)
@@ -326,7 +326,7 @@ def _train(cfg, d, device):
             sched_G.step()
             sched_D.step()
             epoch, batch = epoch + 1, 0
-            _end_of_epoch(cfg, G, val_set, fixed_pairs, device, epoch, step, writer, lr,
+            tu.end_of_epoch(cfg, G, val_set, fixed_pairs, device, epoch, step, writer, lr,
                           samples_dir, metrics_path, d, log)
             save()
         if epoch < total_epochs:
@@ -348,30 +348,6 @@ def _train(cfg, d, device):
     return {"status": status, "step": step, "epoch": epoch, "checkpoint": ckpt_path,
             "samples": samples_dir, "metrics": metrics_path, "losses": losses_path,
             "tensorboard": out / "tensorboard", "G": G, "D": D}
-
-
-def _end_of_epoch(cfg, G, val_set, fixed_pairs, device, epoch, step, writer, lr, samples_dir,
-                  metrics_path, d, log):
-    """Validation metrics and sample grids; every rank computes (SyncBatchNorm needs them all),
-    rank 0 writes. Neither touches the training RNG or G's BatchNorm statistics."""
-    from torchvision.utils import save_image
-    record = {"epoch": epoch, "step": step, "lr": lr}
-    if val_set and epoch % cfg.val_every == 0:
-        record.update(tu.validate(G, val_set, device, cfg.test_mode, cfg.seed, cfg.channels_last))
-    if epoch % cfg.sample_every == 0:
-        grid = tu.sample_grid(G, fixed_pairs, device, cfg.test_mode, cfg.seed)
-        if d.is_main:
-            save_image(grid, samples_dir / f"epoch_{epoch:03d}.png", nrow=3)
-            from torchvision.utils import make_grid
-            writer.add_image("samples (input | output | target)", make_grid(grid, nrow=3), step)
-    if d.is_main:
-        tu.append_jsonl(metrics_path, record)
-        for k, v in record.items():
-            if k not in ("epoch", "step"):
-                writer.add_scalar(f"val/{k}" if k != "lr" else "lr", v, step)
-        if "val_psnr" in record:
-            log(f"epoch {epoch}: val L1 {record['val_l1']:.4f}  PSNR {record['val_psnr']:.2f} dB  "
-                f"SSIM {record['val_ssim']:.4f}")
 
 
 def parse_args(argv=None):

@@ -205,6 +205,29 @@ def sample_grid(G, pairs, device, mode="paper", seed=0):
 # ---------------------------------------------------------------------------- logs
 
 
+def end_of_epoch(cfg, G, val_set, fixed_pairs, device, epoch, step, writer, lr, samples_dir,
+                  metrics_path, d, log):
+    """Validation metrics and sample grids; every rank computes (SyncBatchNorm needs them all),
+    rank 0 writes. Neither touches the training RNG or G's BatchNorm statistics."""
+    from torchvision.utils import make_grid, save_image
+    record = {"epoch": epoch, "step": step, "lr": lr}
+    if val_set and epoch % cfg.val_every == 0:
+        record.update(validate(G, val_set, device, cfg.test_mode, cfg.seed, cfg.channels_last))
+    if epoch % cfg.sample_every == 0:
+        grid = sample_grid(G, fixed_pairs, device, cfg.test_mode, cfg.seed)
+        if d.is_main:
+            save_image(grid, samples_dir / f"epoch_{epoch:03d}.png", nrow=3)
+            writer.add_image("samples (input | output | target)", make_grid(grid, nrow=3), step)
+    if d.is_main:
+        append_jsonl(metrics_path, record)
+        for k, v in record.items():
+            if k not in ("epoch", "step"):
+                writer.add_scalar(f"val/{k}" if k != "lr" else "lr", v, step)
+        if "val_psnr" in record:
+            log(f"epoch {epoch}: val L1 {record['val_l1']:.4f}  PSNR {record['val_psnr']:.2f} dB  "
+                f"SSIM {record['val_ssim']:.4f}")
+
+
 def append_jsonl(path, record):
     with open(path, "a") as f:
         f.write(json.dumps(record) + "\n")
@@ -226,13 +249,13 @@ def unwrap(model):
     return getattr(model, "_orig_mod", model)
 
 
-def convert_sync_batchnorm(model, device, d, log):
+def convert_sync_batchnorm(G, D, device, d, log):
     """SyncBatchNorm for norm="batch" under multi-GPU CUDA runs; on CPU (gloo) nn.SyncBatchNorm
-    refuses the module, so each process keeps its own BatchNorm statistics."""
-    if not d.enabled or not any(isinstance(m, nn.BatchNorm2d) for m in model.modules()):
-        return model
+    refuses the modules, so each process keeps its own BatchNorm statistics."""
+    if not d.enabled or not any(isinstance(m, nn.BatchNorm2d) for m in G.modules()):
+        return G, D
     if device.type == "cuda":
-        return nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        return tuple(nn.SyncBatchNorm.convert_sync_batchnorm(m) for m in (G, D))
     log("multi-process run on CPU (gloo): nn.SyncBatchNorm is CUDA-only, so each process keeps "
         "its own BatchNorm statistics")
-    return model
+    return G, D
