@@ -243,12 +243,14 @@ def _train(cfg, d, device):
         if scaler is not None and ck.get("scaler"):
             scaler.load_state_dict(ck["scaler"])
         epoch, batch, step = ck["epoch"], ck["batch"], ck["step"]
-        if len(ck["rng"]) == d.world_size:
+        if d.rank < len(ck["rng"]):
             set_rng_state(ck["rng"][d.rank])
-        else:
-            log(f"note: {ckpt_path} holds RNG states of {len(ck['rng'])} process(es), this run has "
-                f"{d.world_size}: re-seeding, so losses will not match an uninterrupted run")
+        else:  # e.g. after Ctrl-C under torchrun, only rank 0 could save its state
             seed_everything(cfg.seed + d.rank + step)
+        if len(ck["rng"]) != d.world_size:
+            log(f"note: {ckpt_path} holds the RNG states of {len(ck['rng'])} process(es), this run "
+                f"has {d.world_size}: the others are re-seeded, so losses will not match an "
+                f"uninterrupted run exactly")
         log(f"resuming {ckpt_path} at epoch {epoch + 1}, batch {batch}, step {step}")
 
     G_run, D_run = (tu.wrap_ddp(G, device), tu.wrap_ddp(D, device)) if d.enabled else (G, D)
