@@ -147,6 +147,8 @@ def nbgrader_env():
     env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")
     env["P2P_QUICK"] = "1"
     env["MPLBACKEND"] = "Agg"
+    # one thread per kernel: the tests grade two assignments at a time on two cores
+    env["OMP_NUM_THREADS"] = "1"
     return env
 
 

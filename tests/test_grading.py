@@ -7,6 +7,7 @@ of its `fails` cells, and tampering (an endless loop, a deleted test cell, test 
 (module-scoped fixture); a toy assignment checks the harness itself.
 """
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -102,14 +103,26 @@ def test_all_five_assignments_exist():
         "solutions/ must hold exactly the five graded notebooks, one folder each"
 
 
+@pytest.fixture(scope="module")
+def all_graded(tmp_path_factory):
+    """Every assignment released and autograded in its own temporary course, two at a time
+    (each nbgrader run keeps about one core busy). Maps assignment -> future of its GradingRun."""
+    def grade(assignment):
+        course = make_course(tmp_path_factory.mktemp(f"course-{assignment}"), [assignment])
+        return grade_assignment(course, assignment, load_mutations(assignment), timeout=CELL_TIMEOUT)
+
+    pool = ThreadPoolExecutor(max_workers=2)
+    futures = {a: pool.submit(grade, a) for a in existing_assignments()}
+    yield futures
+    pool.shutdown(wait=True)
+
+
 @pytest.fixture(scope="module", params=existing_assignments())
-def graded(request, tmp_path_factory):
+def graded(request, all_graded):
     assignment = request.param
-    course = make_course(tmp_path_factory.mktemp(f"course-{assignment}"), [assignment])
-    mutations = load_mutations(assignment)
-    assert len(mutations) >= 2, f"tests/grading_cases/{assignment.split('_')[0]}.py needs at " \
-                                "least two realistic wrong solutions"
-    return grade_assignment(course, assignment, mutations, timeout=CELL_TIMEOUT)
+    assert len(load_mutations(assignment)) >= 2, \
+        f"tests/grading_cases/{assignment.split('_')[0]}.py needs at least two realistic wrong solutions"
+    return all_graded[assignment].result()
 
 
 def test_solution_gets_full_marks(graded):
