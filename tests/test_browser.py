@@ -61,6 +61,11 @@ def course(tmp_path_factory):
 def lab(course):
     """Base URL of a JupyterLab server rooted in the course copy; stopped after the module."""
     port = _free_port()
+    # no "get notified about Jupyter news?" toast over the widgets, and no request for news
+    settings = course / ".lab-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True, exist_ok=True)
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
     env = dict(os.environ, P2P_QUICK="1", JUPYTER_CONFIG_DIR=str(course / ".jupyter"),
                JUPYTERLAB_SETTINGS_DIR=str(course / ".lab-settings"),
                JUPYTERLAB_WORKSPACES_DIR=str(course / ".lab-workspaces"),

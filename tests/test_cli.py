@@ -16,12 +16,7 @@ from p2p_ref import bench, train, translate
 from p2p_ref.synthetic import make_synthetic_dataset
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -19,13 +19,7 @@ from p2p_ref.train import (NonFiniteLossError, TrainConfig, lr_factor, make_opti
                            make_schedulers, train, train_step)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on a small shared CPU it is as fast and does not fight other jobs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_models(seed=0):
