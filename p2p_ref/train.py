@@ -16,6 +16,7 @@ import argparse
 import math
 import os
 import random
+import signal
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -398,8 +399,13 @@ def parse_args(argv=None):
     return TrainConfig(**vars(p.parse_args(argv)))
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM (kill, a scheduler, torchrun) is handled like Ctrl-C
+
+
 def main(argv=None):
     cfg = parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # save a checkpoint before stopping
     try:
         result = train(cfg)
     except NonFiniteLossError as e:

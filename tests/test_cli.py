@@ -117,3 +117,25 @@ def test_bench_prints_both_rows_and_the_speed_up(capsys):
     assert all(r["images_per_s"] > 0 and r["peak_mib"] > 0 for r in rows)
     speedup = float(lines[-1].split(":")[1].strip().rstrip("x"))
     assert speedup == pytest.approx(rows[1]["images_per_s"] / rows[0]["images_per_s"], rel=0.01)
+
+
+def test_sigterm_saves_a_checkpoint_like_ctrl_c(tmp_path):
+    """A run stopped with SIGTERM (kill, a job scheduler) saves where it was and can resume."""
+    import signal
+    import time
+    make_synthetic_dataset(tmp_path / "syn", n_train=3, n_val=1, n_test=1, size=64)
+    run = tmp_path / "run"
+    args = [sys.executable, "-m", "p2p_ref.train", str(tmp_path / "syn"), "--load-size", "64",
+            "--crop-size", "64", "--num-downs", "6", "--ngf", "8", "--ndf", "8", "--n-epochs", "1000",
+            "--n-epochs-decay", "0", "--out", str(run), "--num-workers", "0", "--device", "cpu"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not (run / "losses.jsonl").exists() or not (run / "losses.jsonl").read_text().strip():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, output
+    assert "--resume" in output
+    checkpoint = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert checkpoint["step"] >= 1
