@@ -169,43 +169,52 @@ def test_widget_and_nbgrader_lab_extensions_are_enabled():
         assert "enabled" in line and "OK" in line, f"{name} is not enabled and OK: {line}"
 
 
-def test_receptive_field_explorer_responds_to_its_slider(page, lab, tmp_path):
-    _open_notebook(page, lab, "solutions/ex3_patchgan/ex3_patchgan.ipynb")
-    _run_all_and_wait_for(page, ".p2p-rf-readout")
-    readout = page.locator(".p2p-rf-readout").first
-    figure = page.locator(".p2p-rf-figure").first
+def _explorer(page, lab, tmp_path, notebook, prefix, ready_text, screenshot_name):
+    """Run `notebook` in the browser until its explorer (CSS classes `prefix`-readout and
+    `prefix`-figure) shows `ready_text`; save its screenshot. Returns (readout, figure, text, png)."""
+    _open_notebook(page, lab, notebook)
+    _run_all_and_wait_for(page, f".{prefix}-readout")
+    readout = page.locator(f".{prefix}-readout").first
+    figure = page.locator(f".{prefix}-figure").first
     readout.scroll_into_view_if_needed()
-    page.wait_for_function("() => document.querySelector('.p2p-rf-readout').innerText.includes('70')")
-    before_text, before_png = readout.inner_text(), figure.screenshot()
+    page.wait_for_function(f"() => document.querySelector('.{prefix}-readout').innerText"
+                           f".includes({json.dumps(ready_text)})")
+    box = page.locator(f".jp-OutputArea-output:has(.{prefix}-readout)").first
+    _screenshot(box, screenshot_name, tmp_path)
+    return readout, figure, readout.inner_text(), figure.screenshot()
+
+
+def _wait_for_new_drawing(page, figure, before_png, message, timeout_s=30):
+    """The readout updates first; the figure follows when its new image has arrived."""
+    deadline = time.monotonic() + timeout_s
+    while figure.screenshot() == before_png:
+        assert time.monotonic() < deadline, message
+        page.wait_for_timeout(250)
+
+
+def test_receptive_field_explorer_responds_to_its_slider(page, lab, tmp_path):
+    readout, figure, before_text, before_png = _explorer(
+        page, lab, tmp_path, "solutions/ex3_patchgan/ex3_patchgan.ipynb", "p2p-rf", "70",
+        "rf_explorer.png")
     assert "70 x 70" in before_text and "30 x 30" in before_text, before_text
-    box = page.locator(".jp-OutputArea-output:has(.p2p-rf-readout)").first
-    _screenshot(box, "rf_explorer.png", tmp_path)
 
     _move_slider(page, "p2p-rf-nlayers", "ArrowLeft")  # n_layers 3 -> 2: the 34 x 34 PatchGAN
     page.wait_for_function("() => document.querySelector('.p2p-rf-readout').innerText.includes('34 x 34')",
                            timeout=60_000)
     assert "62 x 62" in readout.inner_text()
-    page.wait_for_timeout(1500)  # let the new drawing arrive
-    assert figure.screenshot() != before_png, "the drawn field did not change with n_layers"
+    _wait_for_new_drawing(page, figure, before_png, "the drawn field did not change with n_layers")
 
 
 def test_lambda_explorer_responds_to_its_slider(page, lab, tmp_path):
-    _open_notebook(page, lab, "solutions/ex4_losses/ex4_losses.ipynb")
-    _run_all_and_wait_for(page, ".p2p-lambda-readout")
-    readout = page.locator(".p2p-lambda-readout").first
-    figure = page.locator(".p2p-lambda-figure").first
-    readout.scroll_into_view_if_needed()
-    page.wait_for_function("() => document.querySelector('.p2p-lambda-readout').innerText.includes('lambda')")
-    before_text, before_png = readout.inner_text(), figure.screenshot()
-    box = page.locator(".jp-OutputArea-output:has(.p2p-lambda-readout)").first
-    _screenshot(box, "lambda_explorer.png", tmp_path)
+    _, figure, before_text, before_png = _explorer(
+        page, lab, tmp_path, "solutions/ex4_losses/ex4_losses.ipynb", "p2p-lambda", "lambda",
+        "lambda_explorer.png")
 
     _move_slider(page, "p2p-lambda-slider", "ArrowRight")
     page.wait_for_function(
         f"() => document.querySelector('.p2p-lambda-readout').innerText !== {json.dumps(before_text)}",
         timeout=60_000)
-    page.wait_for_timeout(1500)
-    assert figure.screenshot() != before_png, "the images did not change with lambda"
+    _wait_for_new_drawing(page, figure, before_png, "the images did not change with lambda")
 
 
 def _validate(page):
