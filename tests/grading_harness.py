@@ -185,22 +185,38 @@ def generate(course, assignment):
 # --------------------------------------------------------------------------------------------
 # submissions
 
-def apply_mutation(solution_nb, mutation):
-    """A copy of the solution notebook with `old` replaced by `new` in the solution cell
-    `cell` (the format of tests/grading_cases/exN.py)."""
-    for key in ("name", "cell", "old", "new", "fails"):
+def mutation_edits(mutation):
+    """The (cell, old, new) edits of a grading case: one edit given by the keys cell/old/new, or
+    several under "edits" (a list of {"cell", "old", "new"}), for a student who wrote more than
+    one cell differently."""
+    for key in ("name", "fails"):
         if key not in mutation:
-            raise GradingError(f"mutation {mutation.get('name', mutation)!r} lacks the key {key!r}")
+            raise GradingError(f"grading case {mutation.get('name', mutation)!r} lacks the key {key!r}")
+    if "edits" in mutation:
+        edits = mutation["edits"]
+    else:
+        edits = [{k: mutation[k] for k in ("cell", "old", "new") if k in mutation}]
+    for edit in edits:
+        for key in ("cell", "old", "new"):
+            if key not in edit:
+                raise GradingError(f"grading case {mutation['name']!r}: an edit lacks the key {key!r}")
+    return [(e["cell"], e["old"], e["new"]) for e in edits]
+
+
+def apply_mutation(solution_nb, mutation):
+    """A copy of the solution notebook with each edit's `old` replaced by `new` in the solution
+    cell `cell` (the format of tests/grading_cases/exN.py)."""
     nb = copy.deepcopy(solution_nb)
-    cell = find_cell(nb, mutation["cell"])
-    if not nbgrader_meta(cell).get("solution"):
-        raise GradingError(f"mutation {mutation['name']!r}: cell {mutation['cell']!r} is not a "
-                           "solution cell; mutations change student code only")
-    count = cell.source.count(mutation["old"])
-    if count != 1:
-        raise GradingError(f"mutation {mutation['name']!r}: `old` must occur exactly once in cell "
-                           f"{mutation['cell']!r}, found {count} times:\n{mutation['old']}")
-    cell.source = cell.source.replace(mutation["old"], mutation["new"])
+    for gid, old, new in mutation_edits(mutation):
+        cell = find_cell(nb, gid)
+        if not nbgrader_meta(cell).get("solution"):
+            raise GradingError(f"grading case {mutation['name']!r}: cell {gid!r} is not a "
+                               "solution cell; grading cases change student code only")
+        count = cell.source.count(old)
+        if count != 1:
+            raise GradingError(f"grading case {mutation['name']!r}: `old` must occur exactly once "
+                               f"in cell {gid!r}, found {count} times:\n{old}")
+        cell.source = cell.source.replace(old, new)
     return nb
 
 
@@ -297,11 +313,19 @@ def read_scores(course, assignment, notebook_id, students):
 
 
 def load_mutations(assignment):
-    """MUTATIONS of tests/grading_cases/exN.py for the assignment exN_name."""
+    """The grading cases of tests/grading_cases/exN.py for the assignment exN_name: MUTATIONS
+    (wrong solutions, each failing the cells in its `fails`) followed by ALTERNATIVES (correct
+    solutions written another way, `fails: []`, which must keep every point)."""
     if str(TESTS) not in sys.path:
         sys.path.insert(0, str(TESTS))
     module = importlib.import_module("grading_cases." + assignment.split("_")[0])
-    return list(module.MUTATIONS)
+    return list(module.MUTATIONS) + list(getattr(module, "ALTERNATIVES", []))
+
+
+def load_alternatives(assignment):
+    """ALTERNATIVES of tests/grading_cases/exN.py alone."""
+    load_mutations(assignment)
+    return list(getattr(sys.modules["grading_cases." + assignment.split("_")[0]], "ALTERNATIVES", []))
 
 
 def grade_assignment(course, assignment, mutations, timeout=None):

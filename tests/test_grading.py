@@ -14,8 +14,8 @@ import nbformat
 import pytest
 
 from grading_harness import (BLANK, EXPECTED_ASSIGNMENTS, REPO, SOLUTION, TAMPER_DELETE,
-                             TAMPER_EDIT, TAMPER_LOOP, find_cell, grade_assignment, load_mutations,
-                             make_course, report, safe_student_id)
+                             TAMPER_EDIT, TAMPER_LOOP, find_cell, grade_assignment, load_alternatives,
+                             load_mutations, make_course, report, safe_student_id)
 
 # One assignment is released and autograded (a dozen notebook runs) inside its first test.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
@@ -120,8 +120,12 @@ def all_graded(tmp_path_factory):
 @pytest.fixture(scope="module", params=existing_assignments())
 def graded(request, all_graded):
     assignment = request.param
-    assert len(load_mutations(assignment)) >= 2, \
-        f"tests/grading_cases/{assignment.split('_')[0]}.py needs at least two realistic wrong solutions"
+    module = f"tests/grading_cases/{assignment.split('_')[0]}.py"
+    alternatives = load_alternatives(assignment)
+    assert len(load_mutations(assignment)) - len(alternatives) >= 2, \
+        f"{module} needs at least two realistic wrong solutions"
+    assert len(alternatives) >= 4 and all(a["fails"] == [] for a in alternatives), \
+        f"{module} needs at least four correct alternatives (ALTERNATIVES, each with fails: [])"
     return all_graded[assignment].result()
 
 
