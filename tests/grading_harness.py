@@ -48,6 +48,17 @@ REGIONS = (("BEGIN SOLUTION", "END SOLUTION"), ("BEGIN HIDDEN TESTS", "END HIDDE
 # Student ids of the submissions every grading run makes.
 SOLUTION, BLANK = "solution", "blank"
 TAMPER_LOOP, TAMPER_DELETE, TAMPER_EDIT = "tamper-loop", "tamper-deleted-test", "tamper-edited-test"
+TAMPER_CHECKS = "tamper-checks-switched-off"
+
+# What the student's kernel runs before the checks can switch them off: these lines (the route
+# reported in the issue on fair grading) replace every public function of the check modules.
+SWITCH_CHECKS_OFF = """import importlib
+for _name in ("ex1", "ex2", "ex3", "ex4", "ex5"):
+    _module = importlib.import_module("p2p_ref.checks." + _name)
+    for _attr in dir(_module):
+        if callable(getattr(_module, _attr)) and not _attr.startswith("_"):
+            setattr(_module, _attr, lambda *a, **k: None)
+"""
 
 
 class GradingError(RuntimeError):
@@ -134,6 +145,14 @@ def comparable(nb):
     source (outputs, execution counts): cell type, id, source and metadata, in order."""
     return [{"cell_type": c.cell_type, "id": c.get("id"), "source": c.source,
              "metadata": c.get("metadata", {})} for c in nb.cells]
+
+
+def make_cell(kind, source, **nbgrader):
+    """A code ("code") or markdown cell with the given nbgrader metadata (for toy assignments)."""
+    cell = nbformat.v4.new_code_cell(source) if kind == "code" else nbformat.v4.new_markdown_cell(source)
+    if nbgrader:
+        cell.metadata["nbgrader"] = dict(nbgrader, schema_version=3)
+    return cell
 
 
 # --------------------------------------------------------------------------------------------
@@ -239,6 +258,14 @@ def tamper_infinite_loop(lesson_nb):
     nb = copy.deepcopy(lesson_nb)
     cell = _first_code_solution_cell(nb)
     cell.source = "while True:\n    pass\n" + cell.source
+    return nb
+
+
+def tamper_switch_checks_off(lesson_nb):
+    """The lesson with SWITCH_CHECKS_OFF at the top of its first code solution cell."""
+    nb = copy.deepcopy(lesson_nb)
+    cell = _first_code_solution_cell(nb)
+    cell.source = SWITCH_CHECKS_OFF + cell.source
     return nb
 
 
@@ -356,6 +383,8 @@ def grade_assignment(course, assignment, mutations, timeout=None):
     submissions[TAMPER_DELETE] = (f"lesson without test cell {run.deleted_test}", deleted_nb)
     submissions[TAMPER_EDIT] = ("lesson with every test cell edited to `pass`",
                                 tamper_edit_test(lesson_nb))
+    submissions[TAMPER_CHECKS] = ("lesson whose first cell switches every check function off",
+                                  tamper_switch_checks_off(lesson_nb))
 
     for student, (what, nb) in submissions.items():
         submit(course, student, assignment, nb, name)

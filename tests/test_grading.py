@@ -13,8 +13,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grading_harness import (BLANK, EXPECTED_ASSIGNMENTS, REPO, SOLUTION, TAMPER_DELETE,
-                             TAMPER_EDIT, TAMPER_LOOP, find_cell, grade_assignment, load_alternatives,
+from grading_harness import (BLANK, make_cell as _cell, EXPECTED_ASSIGNMENTS, REPO, SOLUTION, TAMPER_DELETE,
+                             TAMPER_CHECKS, TAMPER_EDIT, TAMPER_LOOP, find_cell, grade_assignment, load_alternatives,
                              load_mutations, make_course, report, safe_student_id)
 
 # One assignment is released and autograded (a dozen notebook runs) inside its first test.
@@ -60,7 +60,7 @@ def mutation_problems(run):
 
 def tamper_problems(run):
     problems = []
-    for student in (TAMPER_LOOP, TAMPER_DELETE, TAMPER_EDIT):
+    for student in (TAMPER_LOOP, TAMPER_DELETE, TAMPER_EDIT, TAMPER_CHECKS):
         problems += [f"{student}: {p}" for p in zero_problems(run, student)]
 
     # the endless loop was interrupted and grading went on to the last cell
@@ -147,14 +147,6 @@ def test_tampering_gains_nothing_and_grading_goes_on(graded):
 
 # --------------------------------------------------------------------------------------------
 # the harness itself, on a toy assignment with known answers
-
-def _cell(kind, source, **nbgrader):
-    cell = nbformat.v4.new_code_cell(source) if kind == "code" else \
-        nbformat.v4.new_markdown_cell(source)
-    if nbgrader:
-        cell.metadata["nbgrader"] = dict(nbgrader, schema_version=3)
-    return cell
-
 
 def write_toy_assignment(solutions):
     ro = dict(grade=False, solution=False, locked=True)
