@@ -77,6 +77,12 @@ def _fully(name):
     return name.split(".")[0] in FULLY_WATCHED
 
 
+def _code_like(value):
+    """Functions, classes, modules and descriptors: what a check calls. Third-party data (counters,
+    caches, flags) is left alone: libraries update their own."""
+    return callable(value) or isinstance(value, (types.ModuleType, property, staticmethod, classmethod))
+
+
 def _public(key):
     return not key.startswith("_") or (key.startswith("__") and key.endswith("__"))
 
@@ -104,7 +110,7 @@ class Snapshot:
             return
         fully = _fully(name)
         contents = {k: v for k, v in vars(module).items()
-                    if (fully or _public(k)) and not (name == "builtins" and k.strip("_") == "")}
+                    if (fully or (_public(k) and _code_like(v))) and not (name == "builtins" and k.strip("_") == "")}
         self.modules[id(module)] = (name, module, contents)
         for key, value in contents.items():
             owner = vars(value).get("__module__") if isinstance(value, type) else None
@@ -119,7 +125,7 @@ class Snapshot:
     def _add_class(self, label, cls, fully):
         if id(cls) in self.classes:
             return
-        contents = {k: v for k, v in vars(cls).items() if fully or _public(k)}
+        contents = {k: v for k, v in vars(cls).items() if fully or (_public(k) and _code_like(v))}
         self.classes[id(cls)] = (label, cls, contents)
         for key, value in contents.items():
             func = value.__func__ if isinstance(value, (staticmethod, classmethod)) else value
@@ -181,7 +187,7 @@ def _dict_changes(label, owner, current, saved, added, setter, deleter, fully=Tr
     if added:
         for key in current.keys() - saved.keys():
             value = current[key]
-            if key.strip("_") == "" or not (fully or _public(key)):
+            if key.strip("_") == "" or not (fully or (_public(key) and _code_like(value))):
                 continue  # `_`, `__`: the interactive display hook's last results
             if isinstance(value, types.ModuleType) and value.__name__ == f"{label}.{key}":
                 continue  # a submodule imported after the snapshot
