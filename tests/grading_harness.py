@@ -290,6 +290,42 @@ def safe_student_id(name):
     return "mut-" + re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
+def pack_cases(cases, max_size=4):
+    """Group grading cases into submissions, so that one autograde run stays affordable.
+
+    Cases share a submission only when they are of the same kind (wrong or correct), edit
+    different cells and fail different test cells, so the expected result of the shared notebook
+    is the union of their `fails`. The price: when one case would also break a cell that another
+    case of its group declares as failing, that extra failure is hidden. Cases that test exactly
+    such a cascade say "alone": True and get a submission of their own. Returns a list of
+    (student id, [cases]); a case alone keeps the student id safe_student_id(name)."""
+    bins = []
+    for case in cases:
+        cells = {gid for gid, _, _ in mutation_edits(case)}
+        fails, wrong = set(case["fails"]), bool(case["fails"])
+        for b in bins:
+            if (not case.get("alone") and not b["alone"] and b["wrong"] == wrong
+                    and len(b["cases"]) < max_size and not b["cells"] & cells and not b["fails"] & fails):
+                b["cases"].append(case)
+                b["cells"] |= cells
+                b["fails"] |= fails
+                break
+        else:
+            bins.append({"cases": [case], "cells": cells, "fails": fails, "wrong": wrong,
+                         "alone": bool(case.get("alone"))})
+    out = []
+    for i, b in enumerate(bins):
+        if len(b["cases"]) == 1:
+            out.append((safe_student_id(b["cases"][0]["name"]), b["cases"]))
+        else:
+            out.append((f"pack-{i:02d}-" + ("wrong" if b["wrong"] else "correct"), b["cases"]))
+    return out
+
+
+def bin_label(cases):
+    return " + ".join(repr(c["name"]) for c in cases)
+
+
 def submit(course, student, assignment, nb, notebook_name):
     d = Path(course) / "submitted" / student / assignment
     d.mkdir(parents=True, exist_ok=True)
@@ -314,6 +350,7 @@ class GradingRun:
     notebook: str                  # file name, e.g. "ex2_unet.ipynb"
     autograded: dict               # {grade_id: points} of the auto-graded test cells
     mutations: list
+    bins: list = field(default_factory=list)       # (student id, [grading cases]) per submission
     students: dict = field(default_factory=dict)   # student id -> what the submission is
     scores: dict = field(default_factory=dict)     # student id -> {grade_id: Score}
     deleted_test: str = ""
@@ -355,10 +392,11 @@ def load_alternatives(assignment):
     return list(getattr(sys.modules["grading_cases." + assignment.split("_")[0]], "ALTERNATIVES", []))
 
 
-def grade_assignment(course, assignment, mutations, timeout=None):
-    """Release `assignment` in the course, submit the solution, the blank lesson, one copy of
-    the solution per mutation and three tampered lessons, autograde them all in one nbgrader run
-    and return the scores. `timeout` overrides the per-cell execution limit of the config."""
+def grade_assignment(course, assignment, mutations, timeout=None, pack=True):
+    """Release `assignment` in the course, submit the solution, the blank lesson, the grading
+    cases (packed into shared submissions by pack_cases unless pack=False) and four tampered
+    lessons, autograde them all in one nbgrader run and return the scores. `timeout` overrides
+    the per-cell execution limit of the config."""
     course = Path(course)
     release = generate(course, assignment)
     source_path = notebook_path(course / "solutions" / assignment)
@@ -369,15 +407,22 @@ def grade_assignment(course, assignment, mutations, timeout=None):
     run = GradingRun(course, assignment, name, autograded_cells(solution_nb), mutations)
     submissions = {SOLUTION: ("the solution notebook", solution_nb),
                    BLANK: ("the released lesson, untouched", lesson_nb)}
+    names = set()
     for m in mutations:
-        student = safe_student_id(m["name"])
-        if student in submissions:
-            raise GradingError(f"two mutations named like {m['name']!r}")
+        if safe_student_id(m["name"]) in names:
+            raise GradingError(f"two grading cases named like {m['name']!r}")
+        names.add(safe_student_id(m["name"]))
         unknown = set(m["fails"]) - set(run.autograded)
         if unknown:
-            raise GradingError(f"mutation {m['name']!r}: `fails` names {sorted(unknown)}, which are "
+            raise GradingError(f"grading case {m['name']!r}: `fails` names {sorted(unknown)}, which are "
                                f"not auto-graded cells (those are {sorted(run.autograded)})")
-        submissions[student] = (f"mutation {m['name']!r}", apply_mutation(solution_nb, m))
+    run.bins = pack_cases(mutations) if pack else [(safe_student_id(m["name"]), [m]) for m in mutations]
+    for student, cases in run.bins:
+        nb = solution_nb
+        for case in cases:
+            nb = apply_mutation(nb, case)
+        submissions[student] = (("grading case " if len(cases) == 1 else "grading cases ")
+                                + bin_label(cases), nb)
     submissions[TAMPER_LOOP] = ("lesson with an endless loop", tamper_infinite_loop(lesson_nb))
     deleted_nb, run.deleted_test = tamper_delete_test(lesson_nb)
     submissions[TAMPER_DELETE] = (f"lesson without test cell {run.deleted_test}", deleted_nb)
@@ -410,7 +455,14 @@ def report(run):
 if __name__ == "__main__":
     import tempfile
 
-    for assignment in sys.argv[1:] or EXPECTED_ASSIGNMENTS:
+    # --no-pack: one submission per grading case (slower; says exactly which case breaks what)
+    args = [a for a in sys.argv[1:] if a != "--no-pack"]
+    for assignment in args or EXPECTED_ASSIGNMENTS:
         with tempfile.TemporaryDirectory() as tmp:
             course = make_course(tmp, [assignment])
-            print(report(grade_assignment(course, assignment, load_mutations(assignment))))
+            run = grade_assignment(course, assignment, load_mutations(assignment),
+                                   pack="--no-pack" not in sys.argv)
+            print(report(run))
+            for student, cases in run.bins:
+                if len(cases) > 1:
+                    print(f"  {student}: {bin_label(cases)}")

@@ -15,7 +15,8 @@ import pytest
 
 from grading_harness import (BLANK, make_cell as _cell, EXPECTED_ASSIGNMENTS, REPO, SOLUTION, TAMPER_DELETE,
                              TAMPER_CHECKS, TAMPER_EDIT, TAMPER_LOOP, find_cell, grade_assignment, load_alternatives,
-                             load_mutations, make_course, report, safe_student_id)
+                             bin_label, load_mutations, make_course, report,
+                             safe_student_id)
 
 # One assignment is released and autograded (a dozen notebook runs) inside its first test.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
@@ -45,16 +46,17 @@ def zero_problems(run, student):
 
 def mutation_problems(run):
     problems = []
-    for m in run.mutations:
-        scores = run.scores[safe_student_id(m["name"])]
+    for student, cases in run.bins:
+        label = ("grading case " if len(cases) == 1 else "grading cases ") + bin_label(cases)
+        fails = {g for c in cases for g in c["fails"]}
+        scores = run.scores[student]
         for g, pts in run.autograded.items():
             got = scores[g].score
-            if g in m["fails"] and got != 0:
-                problems.append(f"mutation {m['name']!r}: {g} kept {got:g} points, expected to fail")
-            elif g not in m["fails"] and got != pts:
-                problems.append(f"mutation {m['name']!r}: {g} got {got:g} of {pts:g} points, "
-                                "expected to pass (add it to `fails` only if the mutation really "
-                                "breaks it)")
+            if g in fails and got != 0:
+                problems.append(f"{label}: {g} kept {got:g} points, expected to fail")
+            elif g not in fails and got != pts:
+                problems.append(f"{label}: {g} got {got:g} of {pts:g} points, expected to pass (add it "
+                                "to `fails` only if the case really breaks it)")
     return problems
 
 
@@ -192,12 +194,29 @@ TOY_MUTATIONS = [
 ]
 
 
+def test_cases_share_a_submission_only_when_they_cannot_mask_each_other_directly():
+    from grading_harness import pack_cases
+
+    def case(name, cell, fails, **extra):
+        return dict(name=name, cell=cell, old="x", new="y", fails=fails, **extra)
+
+    cases = [case("a", "c1", ["t1"]), case("b", "c2", ["t2"]), case("c", "c1", ["t3"]),  # c: same cell as a
+             case("d", "c3", ["t2"]),                                                    # d: same fails as b
+             case("e", "c4", ["t4"], alone=True), case("ok1", "c1", []), case("ok2", "c2", []),
+             case("f", "c5", ["t5"]), case("g", "c6", ["t6"])]
+    bins = [[c["name"] for c in group] for _, group in pack_cases(cases, max_size=3)]
+    assert bins == [["a", "b", "f"], ["c", "d", "g"], ["e"], ["ok1", "ok2"]]
+    # a case alone keeps its own student id; shared submissions say what they hold
+    ids = [student for student, _ in pack_cases(cases, max_size=3)]
+    assert ids[2] == "mut-e" and ids[0].startswith("pack-") and ids[0].endswith("-wrong")
+
+
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     root = tmp_path_factory.mktemp("toy")
     write_toy_assignment(root / "toy-solutions")
     course = make_course(root / "course", ["toy"], solutions=root / "toy-solutions")
-    return grade_assignment(course, "toy", TOY_MUTATIONS, timeout=10)
+    return grade_assignment(course, "toy", TOY_MUTATIONS, timeout=10, pack=False)
 
 
 def test_harness_on_toy_assignment(toy):
@@ -208,8 +227,8 @@ def test_harness_on_toy_assignment(toy):
     assert tamper_problems(toy) == []
     # the first three mutations are declared right; the checks catch the wrong fourth one
     assert mutation_problems(toy) == [
-        "mutation 'wrongly declared': toy-test-mul got 0 of 1 points, expected to pass (add it "
-        "to `fails` only if the mutation really breaks it)"]
+        "grading case 'wrongly declared': toy-test-mul got 0 of 1 points, expected to pass (add it "
+        "to `fails` only if the case really breaks it)"]
     assert toy.total("mut-mul-adds") == 2 and toy.total("mut-add-ignores-sign") == 2
 
 
