@@ -322,3 +322,21 @@ def test_bad_arguments(tmp_path):
         playground(UNetGenerator(num_downs=5, ngf=4), SIZE, mode="train", roots=[tmp_path])
     with pytest.raises(TypeError, match="expected None, a path"):
         open_generator(42)
+
+
+def test_the_playground_notebook_follows_the_course_conventions():
+    import nbformat
+    import tomllib
+    from test_notebooks import INSTALL_CELL
+
+    root = Path(__file__).resolve().parents[1]
+    nb = nbformat.read(str(root / "lessons" / "playground.ipynb"), as_version=4)
+    nbformat.validate(nb)
+    assert ("https://colab.research.google.com/github/pix2pix-course/pix2pix-course/blob/main/"
+            "lessons/playground.ipynb") in nb.cells[0].source
+    assert nb.cells[1].cell_type == "code" and nb.cells[1].source.strip() == INSTALL_CELL
+    assert all(not c.outputs for c in nb.cells if c.cell_type == "code")
+    assert "playground(MODEL)" in "".join(c.source for c in nb.cells)
+    # nbval runs it (the exercise notebooks in lessons/ are stubs and are not run)
+    testpaths = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert "lessons/playground.ipynb" in testpaths["testpaths"]
