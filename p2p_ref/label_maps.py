@@ -110,7 +110,8 @@ def _split_files(folder, direction):
 
 def _is_synthetic(folder):
     try:
-        return json.loads((folder / "meta.json").read_text()).get("generator") == "p2p_ref.synthetic"
+        meta = json.loads((folder / "meta.json").read_text())
+        return meta.get("generator") == "p2p_ref.synthetic"
     except (OSError, ValueError, AttributeError):
         return False
 

@@ -2,9 +2,9 @@
 
 `playground()` shows a label map in the CMP facades palette (`p2p_ref.label_maps`) next to G's
 photo for it (labels -> photo, direction BtoA). Pick a class, draw rectangles or strokes with the
-mouse; after each stroke G translates the new map. "sample again" draws a new dropout mask: dropout is
-G's only noise, and the paper keeps it (and batch statistics) on at test time (sec. 3.1, 3.2);
-"eval mode" switches to model.eval(), the deterministic output.
+mouse; after each stroke G translates the new map. "sample again" draws a new dropout mask:
+dropout is G's only noise, and the paper keeps it (and batch statistics) on at test time
+(sec. 3.1, 3.3); "eval mode" switches to model.eval(), the deterministic output.
 
 The generator: the newest run under runs/, any p2p-train checkpoint or run folder, a file written
 by p2p-export (all read by `p2p_ref.translate.load_generator`), or a G in memory, e.g. the one you
@@ -76,9 +76,9 @@ def _check_fits(G, info, device):
                          f"(RGB) label map of {info.size} x {info.size} pixels into an image of "
                          f"the same size, but running it failed: {e}") from e
     if y.ndim != 4 or y.shape[1] not in (1, 3) or y.shape[2:] != x.shape[2:]:
-        raise ValueError(f"{info.source} does not fit the playground: for a 1 x 3 x {info.size} x "
-                         f"{info.size} label map it returned shape {tuple(y.shape)}; expected 1 x 3 "
-                         f"(or 1 x 1) x {info.size} x {info.size}")
+        raise ValueError(f"{info.source} does not fit the playground: for a 1 x 3 x {info.size} "
+                         f"x {info.size} label map it returned shape {tuple(y.shape)}; expected "
+                         f"1 x 3 (or 1 x 1) x {info.size} x {info.size}")
 
 
 def open_generator(model=None, size=None, device=None, roots=None):

@@ -4,7 +4,6 @@ The model is a tiny U-Net trained for two steps by p2p-train itself (a real chec
 tests/test_browser.py drives the same widget with the mouse.
 """
 
-import threading
 import time
 from pathlib import Path
 
@@ -243,7 +242,6 @@ def test_strokes_made_while_g_is_busy_are_not_queued(tmp_path):
         pg.wait()
         assert G.calls - start < 6
         assert np.array_equal(pg.output, pg.labels)  # and the last output is for the last map
-        assert threading.active_count() >= 2
     finally:
         pg.close()
 
