@@ -19,6 +19,7 @@ strokes drawn while G is busy are never queued behind forward passes for maps al
 import base64
 import html
 import io
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -233,7 +234,8 @@ class Playground(widgets.VBox):
         self.buttons = {}
         for name, rgb in self.palette.items():
             b = widgets.Button(description=name, tooltip=f"{name} {rgb}",
-                               layout=widgets.Layout(width="88px", border="3px solid transparent"))
+                               layout=widgets.Layout(width="auto", min_width="80px",
+                                                     border="3px solid transparent"))
             b.style.button_color, b.style.text_color = hex_colour(rgb), text_colour(rgb)
             b.add_class("p2p-playground-class")
             b.add_class(f"p2p-playground-class-{name}")
@@ -265,8 +267,8 @@ class Playground(widgets.VBox):
                        (self.clear_button, "clear"), (self.test_button, "test-map"),
                        (self.sample_button, "sample"), (self.eval_toggle, "eval")):
             w.add_class(f"p2p-playground-{cls}")
-        self.header.value = (f"<b>G</b>: {_html(self.info.source)} · {self.size} x {self.size} · "
-                             f"test maps: {_html(self.maps.name)}")
+        self.header.value = (f"<b>G</b>: {_html(_short(self.info.source))} · {self.size} x "
+                             f"{self.size} · test maps: {_html(_short(self.maps.name))}")
         titles = [widgets.HTML(f"<b>{t}</b>", layout=widgets.Layout(width=f"{display_size + 8}px"))
                   for t in ("label map (draw here)", "G's output")]
         super().__init__([
@@ -424,6 +426,14 @@ class Playground(widgets.VBox):
 
 def _html(text):
     return html.escape(str(text))
+
+
+def _short(name):
+    """A path as the notebook would write it (relative to the current folder), else as it is."""
+    try:
+        return os.path.relpath(name) if Path(name).exists() else name
+    except ValueError:  # another drive on Windows
+        return name
 
 
 def playground(model=None, size=None, *, device=None, mode="paper", seed=0, display_size=384,
