@@ -42,9 +42,11 @@ BENCH_ARGS ?=
 bench: $(STAMP)
 	$(VENV)/bin/p2p-bench $(BENCH_ARGS)
 
-# Regenerate the widget screenshots the README shows (needs Debian's chromium).
+# Regenerate the widget screenshots the README shows (needs Debian's chromium). The playground's
+# shows the G of `make train` ($(TRAIN_OUT)) when it is there, else a G trained for a few steps.
 screenshots: $(STAMP)
-	P2P_SCREENSHOT_DIR=docs/img $(PY) -m pytest tests/test_browser.py -k explorer -p no:cacheprovider
+	P2P_SCREENSHOT_DIR=docs/img P2P_SCREENSHOT_RUN=$(TRAIN_OUT) $(PY) -m pytest tests/test_browser.py \
+	  -k "explorer or playground" -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -3,15 +3,17 @@
 Same layout as the real facades download: ROOT/{train,val,test}/NNNN.png, each an A|B pair with
 A (left) = the photo and B (right) = the label map, so labels -> photo is direction "BtoA".
 
-The label map (B) paints every pixel in one flat colour of PALETTE:
+The label map (B) paints every pixel in one flat colour of PALETTE, the CMP facades colours
+(`p2p_ref.label_maps`) for the classes both sets have:
 
-    background (0, 0, 170)   sky and ground around the building
-    wall       (0, 0, 255)   the facade's wall
-    roof       (85, 255, 170) a sloped roof above the top cornice (some buildings have none)
-    cornice    (255, 255, 0) the band at the top of the wall and some bands between floors
-    window     (0, 170, 255) window openings, frames included
-    door       (255, 170, 0) the entrance on the ground floor
-    balcony    (170, 255, 85) railings in front of the lower part of some windows
+    background (0, 0, 222)    sky and ground around the building      (CMP background)
+    wall       (0, 48, 255)   the facade's wall                        (CMP facade)
+    roof       (170, 85, 255) a sloped roof above the top cornice (some buildings have none);
+                              CMP has no roof class, so it gets a colour off CMP's jet colormap
+    cornice    (32, 255, 224) the band at the top of the wall and some bands between floors
+    window     (0, 128, 255)  window openings, frames included
+    door       (0, 207, 255)  the entrance on the ground floor
+    balcony    (192, 255, 63) railings in front of the lower part of some windows
 
 The photo (A) is NOT a pixel-wise function of the labels, so this is a real translation task:
 each building draws its own wall material (brick, plaster or stone) and colour, a lighting
@@ -32,15 +34,17 @@ import numpy as np
 from PIL import Image, ImageFilter
 from tqdm.auto import tqdm
 
+from p2p_ref.label_maps import CMP_PALETTE
+
 CLASSES = ("background", "wall", "roof", "cornice", "window", "door", "balcony")
-PALETTE = {
-    "background": (0, 0, 170),
-    "wall": (0, 0, 255),
-    "roof": (85, 255, 170),
-    "cornice": (255, 255, 0),
-    "window": (0, 170, 255),
-    "door": (255, 170, 0),
-    "balcony": (170, 255, 85),
+PALETTE = {  # name -> (r, g, b); the same colours as CMP facades (a wall is CMP's "facade")
+    "background": CMP_PALETTE["background"],
+    "wall": CMP_PALETTE["facade"],
+    "roof": (170, 85, 255),
+    "cornice": CMP_PALETTE["cornice"],
+    "window": CMP_PALETTE["window"],
+    "door": CMP_PALETTE["door"],
+    "balcony": CMP_PALETTE["balcony"],
 }
 BACKGROUND, WALL, ROOF, CORNICE, WINDOW, DOOR, BALCONY = range(len(CLASSES))
 SPLIT_IDS = {"train": 0, "val": 1, "test": 2}

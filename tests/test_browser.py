@@ -6,6 +6,7 @@ with a message, unless P2P_REQUIRE_BROWSER=1 (set by .ci/run), which turns the s
 Set P2P_SCREENSHOT_DIR to keep the widget screenshots (`make screenshots` writes docs/img/).
 """
 
+import io
 import json
 import os
 import shutil
@@ -258,3 +259,72 @@ def test_formgrader_and_assignment_list_load_without_errors(page, lab):
     released.locator("button", has_text="Fetch").first.wait_for()
     assert page.locator(".alert-danger:visible").count() == 0, page.locator(".alert-danger").first.inner_text()
     assert page.locator(".nbgrader-ErrorDialog").count() == 0
+
+
+# ---------------------------------------------------------------- the facade playground
+
+def _wait_until_every_cell_ran(page):
+    """Run All is done when no cell's prompt shows [*] (queued or running)."""
+    page.wait_for_function(
+        f"() => ![...document.querySelectorAll('{PANEL} .jp-InputArea-prompt')]"
+        ".some(p => p.innerText.includes('*'))", timeout=NOTEBOOK_TIMEOUT_MS)
+
+
+def _pixel(png, x_fraction, y_fraction):
+    from PIL import Image
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    return image.getpixel((int(x_fraction * image.width), int(y_fraction * image.height)))
+
+
+def _near(rgb, expected, tolerance=12):
+    return max(abs(a - b) for a, b in zip(rgb, expected)) <= tolerance
+
+
+def test_anywidget_lab_extension_is_enabled():
+    out = subprocess.run([str(BIN / "jupyter"), "labextension", "list"], capture_output=True, text=True,
+                         check=True)
+    line = next((ln for ln in (out.stdout + out.stderr).splitlines() if "anywidget" in ln), None)
+    assert line is not None and "enabled" in line and "OK" in line, \
+        f"the playground's canvas needs the anywidget lab extension:\n{out.stdout + out.stderr}"
+
+
+def test_playground_paints_windows_where_the_mouse_drags(page, lab, course, tmp_path):
+    from p2p_ref.label_maps import CMP_PALETTE
+
+    # `make screenshots` shows a trained G (P2P_SCREENSHOT_RUN, default runs/synthetic of
+    # `make train`) when there is one; otherwise the notebook trains a tiny G for a few steps.
+    run = ROOT / os.environ.get("P2P_SCREENSHOT_RUN", "-")
+    if os.environ.get("P2P_SCREENSHOT_DIR") and (run / "checkpoint.pt").is_file():
+        (course / "runs" / run.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(run / "checkpoint.pt", course / "runs" / run.name / "checkpoint.pt")
+    _open_notebook(page, lab, "lessons/playground.ipynb")
+    _run_all_and_wait_for(page, ".p2p-playground-status")
+    _wait_until_every_cell_ran(page)
+    status = page.locator(".p2p-playground-status").first
+    page.wait_for_function("() => document.querySelector('.p2p-playground-status').innerText"
+                           ".includes('G took')", timeout=60_000)
+    canvas = page.locator(".p2p-playground-canvas").first
+    output = page.locator(".p2p-playground-output").first
+    canvas.scroll_into_view_if_needed()
+    map_before, output_before, status_before = canvas.screenshot(), output.screenshot(), status.inner_text()
+    # the notebook's code drew floors of windows; between two floors the map is facade
+    assert _near(_pixel(map_before, 0.35, 0.5), CMP_PALETTE["facade"]), _pixel(map_before, 0.35, 0.5)
+
+    page.locator(".p2p-playground-class-window").first.click()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + 0.05 * box["width"], box["y"] + 0.47 * box["height"])
+    page.mouse.down()
+    page.mouse.move(box["x"] + 0.95 * box["width"], box["y"] + 0.53 * box["height"], steps=12)
+    page.mouse.up()
+
+    # the kernel painted the rectangle and ran G on the new map
+    page.wait_for_function(
+        "() => { const t = document.querySelector('.p2p-playground-status').innerText;"
+        f" return t !== {json.dumps(status_before)} && t.includes('rectangle of window')"
+        " && t.includes('G took'); }", timeout=60_000)
+    _wait_for_new_drawing(page, canvas, map_before, "the label map did not change")
+    _wait_for_new_drawing(page, output, output_before, "G's output did not change after the stroke")
+    assert _near(_pixel(canvas.screenshot(), 0.35, 0.5), CMP_PALETTE["window"])
+    assert _near(_pixel(canvas.screenshot(), 0.35, 0.2), _pixel(map_before, 0.35, 0.2))  # elsewhere unchanged
+    assert page.locator("text=Error displaying widget").count() == 0
+    _screenshot(page.locator(".jp-OutputArea-output:has(.p2p-playground)").first, "playground.png", tmp_path)
