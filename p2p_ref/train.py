@@ -27,7 +27,8 @@ from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from p2p_ref.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from p2p_ref.checkpoint import (BEST_METRICS, RunCheckpoints, load_checkpoint, rng_state,
+                                set_rng_state)
 from p2p_ref.data import DIRECTIONS, AlignedDataset, resolve_dataset
 from p2p_ref.losses import GAN_MODES, discriminator_loss, generator_loss
 from p2p_ref.models import NORMS, PatchDiscriminator, UNetGenerator
@@ -64,7 +65,11 @@ class TrainConfig:
     seed: int = 0
     out: str = "runs/pix2pix"
     resume: bool = False
+    init_from: str | None = None   # fine-tune: start from these weights (fresh optimizers, schedule)
     max_steps: int | None = None   # stop (and checkpoint) after this many steps in all
+    save_every_steps: int | None = None  # also checkpoint every N steps (mid-epoch)
+    keep_every_epochs: int | None = None  # keep checkpoints/epoch_NNN.pt every N epochs
+    best_metric: str | None = "val_l1"  # best.pt: the epoch with the best value of this metric
     num_workers: int = 2
     val_every: int = 1             # epochs between validation metrics
     sample_every: int = 1          # epochs between sample grids
@@ -74,6 +79,9 @@ class TrainConfig:
 # Settings a resumed run must share with the run it continues.
 MUST_MATCH = ("dataset", "direction", "load_size", "crop_size", "max_train_images", "batch_size",
               "norm", "ngf", "ndf", "num_downs", "n_layers_d", "seed")
+# Settings that fix the shapes of G's and D's weights (checked by --init-from).
+ARCHITECTURE_G = ("ngf", "num_downs", "norm")
+ARCHITECTURE_D = ("ndf", "n_layers_d", "norm")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -162,6 +170,12 @@ def _check_config(cfg):
                                  ("test_mode", cfg.test_mode, tu.TEST_MODES)):
         if value not in allowed:
             raise ValueError(f"{name}={value!r}: expected one of {allowed}")
+    if cfg.best_metric is not None and cfg.best_metric not in BEST_METRICS:
+        raise ValueError(f"best_metric={cfg.best_metric!r}: expected one of "
+                         f"{', '.join(BEST_METRICS)} or none")
+    for name in ("save_every_steps", "keep_every_epochs"):
+        if getattr(cfg, name) is not None and getattr(cfg, name) < 1:
+            raise ValueError(f"{name}={getattr(cfg, name)}: expected a positive number")
     m = 2 ** cfg.num_downs
     if cfg.crop_size % m:
         raise ValueError(f"crop_size={cfg.crop_size} does not work with num_downs={cfg.num_downs}: "
@@ -170,6 +184,59 @@ def _check_config(cfg):
 
 def _val_split(root):
     return next((s for s in ("val", "test") if (Path(root) / s).is_dir()), None)
+
+
+def init_from_checkpoint(G, D, path, cfg, log):
+    """Fine-tuning (--init-from): copy G's (and, when the file has it, D's) weights from `path`,
+    a p2p-train checkpoint or a p2p-export / p2p-convert file. Nothing else is taken: the
+    optimizers, the learning-rate schedule, the epoch count and the RNG start fresh, and the
+    dataset may be any other. The architecture settings must match."""
+    ck = load_checkpoint(path)
+    theirs = ck["config"]
+    mismatch = [k for k in ARCHITECTURE_G if theirs.get(k, getattr(TrainConfig, k)) != getattr(cfg, k)]
+    if mismatch:
+        raise ValueError(f"--init-from {path}: its generator was built with " + ", ".join(
+            f"{k}={theirs.get(k)!r}" for k in mismatch) + "; this run has " + ", ".join(
+            f"{k}={getattr(cfg, k)!r}" for k in mismatch) + ". Pass the same settings (" +
+            " ".join(f"--{k.replace('_', '-')} {theirs.get(k)}" for k in mismatch) + ")")
+    G.load_state_dict(ck["G"])
+    what = "G"
+    d_fits = all(theirs.get(k, getattr(TrainConfig, k)) == getattr(cfg, k) for k in ARCHITECTURE_D)
+    if ck.get("D") is not None and d_fits:
+        D.load_state_dict(ck["D"])
+        what = "G and D"
+    elif ck.get("D") is not None:
+        log(f"note: the discriminator in {path} has another architecture ("
+            + ", ".join(f"{k}={theirs.get(k)!r}" for k in ARCHITECTURE_D) + "): D starts from scratch")
+    else:
+        log(f"note: {path} holds no discriminator: D starts from scratch")
+    step = ck.get("step")
+    log(f"initialised {what} from {path}" + (f" (step {step} of its run)" if step else "")
+        + ": fresh optimizers, learning-rate schedule from epoch 1, this run's data")
+
+
+def schedule_change_note(old, new, epoch, lr):
+    """What resuming with other --n-epochs / --n-epochs-decay does to the learning rate.
+
+    old, new: (n_epochs, n_epochs_decay) of the checkpoint and of this run; epoch: the epochs
+    already trained; lr: the base learning rate. The rate follows the new schedule from the next
+    epoch on, so extending a finished run raises it again."""
+    total = sum(new)
+    last = lr * lr_factor(epoch, *old) if epoch else lr
+    msg = (f"the learning-rate schedule changed from {old[0]} + {old[1]} to {new[0]} + {new[1]} "
+           f"epochs (constant + linear decay). The rate follows the new schedule from epoch "
+           f"{epoch + 1} on: ")
+    if epoch >= total:
+        return msg + (f"none is left, since {epoch} epochs are done. Pass a larger --n-epochs "
+                      f"or --n-epochs-decay to train more")
+    nxt = lr * lr_factor(epoch + 1, *new)
+    msg += (f"epoch {epoch + 1} trains at {nxt:.3g} (the last epoch trained at {last:.3g}), "
+            f"epoch {total} at {lr * lr_factor(total, *new):.3g}.")
+    if nxt > last * 1.001:
+        msg += (" The rate goes UP again. To train on at the small final rate instead, start a "
+                "new run from this one's weights: --init-from CHECKPOINT --lr "
+                f"{last:.3g} --n-epochs 0 --n-epochs-decay N")
+    return msg
 
 
 def train(cfg):
@@ -230,7 +297,10 @@ def _train(cfg, d, device):
     scaler = torch.amp.GradScaler(device.type) if cfg.amp == "fp16" else None
     seed_everything(cfg.seed + d.rank)  # each rank its own dropout noise
     epoch = batch = step = 0
+    ckpts = RunCheckpoints(out, cfg.keep_every_epochs, cfg.best_metric)
 
+    if cfg.init_from and not cfg.resume:
+        init_from_checkpoint(G, D, cfg.init_from, cfg, log)
     if cfg.resume:
         ck = load_checkpoint(ckpt_path)
         changed = {k: (ck["config"].get(k), getattr(cfg, k)) for k in MUST_MATCH
@@ -244,6 +314,19 @@ def _train(cfg, d, device):
         if scaler is not None and ck.get("scaler"):
             scaler.load_state_dict(ck["scaler"])
         epoch, batch, step = ck["epoch"], ck["batch"], ck["step"]
+        ckpts.restore(ck)
+        old = (ck["config"].get("n_epochs"), ck["config"].get("n_epochs_decay"))
+        if old != (cfg.n_epochs, cfg.n_epochs_decay):
+            base_lr = sched_G.base_lrs[0]
+            for opt in (opt_G, opt_D):  # this epoch already trains at the new schedule's rate
+                for group, base in zip(opt.param_groups, sched_G.base_lrs):
+                    group["lr"] = base * lr_factor(epoch + 1, cfg.n_epochs, cfg.n_epochs_decay)
+            log("note: " + schedule_change_note(old, (cfg.n_epochs, cfg.n_epochs_decay), epoch,
+                                                base_lr))
+        elif epoch >= cfg.n_epochs + cfg.n_epochs_decay:
+            log(f"note: {ckpt_path} finished all {epoch} epochs ({cfg.n_epochs} + "
+                f"{cfg.n_epochs_decay}); pass a larger --n-epochs or --n-epochs-decay to train "
+                f"more (the learning rate then follows the new schedule)")
         if d.rank < len(ck["rng"]):
             set_rng_state(ck["rng"][d.rank])
         else:  # e.g. after Ctrl-C under torchrun, only rank 0 could save its state
@@ -271,16 +354,32 @@ def _train(cfg, d, device):
 
     saved = {"step": step if cfg.resume else None}
 
-    def save(collective=True):
-        """Checkpoint on rank 0 (every rank's RNG state when all ranks reach this point)."""
+    def save(collective=True, record=None):
+        """Checkpoint on rank 0 (every rank's RNG state when all ranks reach this point).
+        At an epoch end, `record` (the validation metrics) may also update best.pt, and the
+        history keeps a copy every --keep-every-epochs."""
         rngs = tu.gather_objects(rng_state(), d) if collective else [rng_state()]
         saved["step"] = step
-        if d.is_main:
-            save_checkpoint(ckpt_path, {
-                "G": G.state_dict(), "D": D.state_dict(), "opt_G": opt_G.state_dict(),
-                "opt_D": opt_D.state_dict(), "sched_G": sched_G.state_dict(),
-                "sched_D": sched_D.state_dict(), "scaler": scaler.state_dict() if scaler else None,
-                "epoch": epoch, "batch": batch, "step": step, "config": asdict(cfg), "rng": rngs})
+        if not d.is_main:
+            return
+        checkpoint = {
+            "G": G.state_dict(), "D": D.state_dict(), "opt_G": opt_G.state_dict(),
+            "opt_D": opt_D.state_dict(), "sched_G": sched_G.state_dict(),
+            "sched_D": sched_D.state_dict(), "scaler": scaler.state_dict() if scaler else None,
+            "epoch": epoch, "batch": batch, "step": step, "config": asdict(cfg), "rng": rngs}
+        if record is None:
+            ckpts.save(checkpoint)
+            return
+        for path in ckpts.end_of_epoch(checkpoint, record, epoch):
+            if path == ckpts.best_path:
+                log(f"epoch {epoch}: best {ckpts.best_metric} so far "
+                    f"({ckpts.best['value']:.4f}): {path}")
+
+    if d.is_main and cfg.best_metric and not val_set:
+        log("note: no val/ or test/ split: best.pt is not written (--best-metric needs one)")
+    elif d.is_main and cfg.best_metric and split == "test":
+        log("note: no val/ split, so best.pt is chosen on test/: scores measured on test/ "
+            "for that checkpoint are optimistic")
 
     total_epochs = cfg.n_epochs + cfg.n_epochs_decay
     total_steps = total_epochs * steps_per_epoch
@@ -316,6 +415,8 @@ def _train(cfg, d, device):
                         f"{batch + 1}): stopping; {last}. Try --amp off, a lower --lr, or check "
                         f"the data")
                 step, batch = step + 1, batch + 1
+                if cfg.save_every_steps and step % cfg.save_every_steps == 0:
+                    save()
                 if d.is_main:
                     tu.append_jsonl(losses_path, {"step": step, "epoch": epoch + 1, **values})
                     for k, v in values.items():
@@ -329,9 +430,9 @@ def _train(cfg, d, device):
             sched_G.step()
             sched_D.step()
             epoch, batch = epoch + 1, 0
-            tu.end_of_epoch(cfg, G, val_set, fixed_pairs, device, epoch, step, writer, lr,
-                          samples_dir, metrics_path, d, log)
-            save()
+            record = tu.end_of_epoch(cfg, G, val_set, fixed_pairs, device, epoch, step, writer,
+                                     lr, samples_dir, metrics_path, d, log)
+            save(record=record)
         if epoch < total_epochs:
             status = "stopped"
             save()
@@ -349,6 +450,7 @@ def _train(cfg, d, device):
         from torchvision.utils import save_image
         save_image(grid, samples_dir / "final.png", nrow=3)
     return {"status": status, "step": step, "epoch": epoch, "checkpoint": ckpt_path,
+            "best": ckpts.best_path if ckpts.best else None,
             "samples": samples_dir, "metrics": metrics_path, "losses": losses_path,
             "tensorboard": out / "tensorboard", "G": G, "D": D}
 
@@ -390,13 +492,26 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=c.seed)
     p.add_argument("--out", default=c.out, help="run folder (default: %(default)s)")
     p.add_argument("--resume", action="store_true", help="continue OUT/checkpoint.pt exactly")
+    p.add_argument("--init-from", default=None, metavar="CKPT",
+                   help="fine-tune: start from the weights in CKPT (a p2p-train checkpoint or a "
+                        "p2p-export / p2p-convert file) with fresh optimizers and schedule")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
+    p.add_argument("--save-every-steps", type=int, default=None, metavar="N",
+                   help="also save OUT/checkpoint.pt every N steps (atomic), not only at epoch ends")
+    p.add_argument("--keep-every-epochs", type=int, default=None, metavar="N",
+                   help="keep a copy of the checkpoint every N epochs: OUT/checkpoints/epoch_NNN.pt")
+    p.add_argument("--best-metric", choices=(*BEST_METRICS, "none"), default=c.best_metric,
+                   help="OUT/best.pt is the epoch with the best validation value of this metric "
+                        "(default: %(default)s, lower is better; psnr and ssim: higher)")
     p.add_argument("--num-workers", type=int, default=c.num_workers)
     p.add_argument("--val-every", type=int, default=c.val_every, help="epochs")
     p.add_argument("--sample-every", type=int, default=c.sample_every, help="epochs")
     p.add_argument("--test-mode", choices=tu.TEST_MODES, default=c.test_mode,
                    help="G at validation: paper = dropout and batch statistics on")
-    return TrainConfig(**vars(p.parse_args(argv)))
+    args = vars(p.parse_args(argv))
+    if args["best_metric"] == "none":
+        args["best_metric"] = None
+    return TrainConfig(**args)
 
 
 def _interrupt(signum, frame):

@@ -208,7 +208,8 @@ def sample_grid(G, pairs, device, mode="paper", seed=0):
 def end_of_epoch(cfg, G, val_set, fixed_pairs, device, epoch, step, writer, lr, samples_dir,
                   metrics_path, d, log):
     """Validation metrics and sample grids; every rank computes (SyncBatchNorm needs them all),
-    rank 0 writes. Neither touches the training RNG or G's BatchNorm statistics."""
+    rank 0 writes. Neither touches the training RNG or G's BatchNorm statistics. Returns the
+    epoch's record (epoch, step, lr and, in validation epochs, val_l1, val_psnr, val_ssim)."""
     from torchvision.utils import make_grid, save_image
     record = {"epoch": epoch, "step": step, "lr": lr}
     if val_set and epoch % cfg.val_every == 0:
@@ -226,6 +227,7 @@ def end_of_epoch(cfg, G, val_set, fixed_pairs, device, epoch, step, writer, lr, 
         if "val_psnr" in record:
             log(f"epoch {epoch}: val L1 {record['val_l1']:.4f}  PSNR {record['val_psnr']:.2f} dB  "
                 f"SSIM {record['val_ssim']:.4f}")
+    return record
 
 
 def append_jsonl(path, record):
