@@ -5,8 +5,11 @@
     G step: BCE(D(x, fake), 1) + lambda * |y - fake|_1            lambda = 100, D frozen
 
 Adam (lr 2e-4, betas 0.5 / 0.999) for both nets, batch size 1, 100 epochs at a constant rate then
-100 epochs of linear decay. `train_step` is the whole recipe; everything else here turns it into
-a run you can stop and resume exactly, on one process or many (torchrun).
+100 epochs of linear decay. `train_step` is the whole recipe; `train` turns it into a run you can
+stop and resume exactly, on one process or many (torchrun). Its plumbing lives in modules named
+for what they hold: `processes` (devices, torchrun/DDP), `data_order` (the resumable shuffled
+order), `validation` (test-time mode, metrics, sample grids), `run_log` (JSON lines, TensorBoard)
+and `checkpoint` (what is saved, where, and which one is best).
 
     p2p-train synthetic --n-epochs 2 --n-epochs-decay 0 --out runs/try
     torchrun --nproc_per_node=4 -m p2p_ref.train facades --out runs/facades
@@ -30,9 +33,13 @@ from tqdm.auto import tqdm
 from p2p_ref.checkpoint import (BEST_METRICS, RunCheckpoints, load_checkpoint, rng_state,
                                 set_rng_state)
 from p2p_ref.data import DIRECTIONS, AlignedDataset, resolve_dataset
+from p2p_ref.data_order import ResumableSampler, SeededPairs
 from p2p_ref.losses import GAN_MODES, discriminator_loss, generator_loss
 from p2p_ref.models import NORMS, PatchDiscriminator, UNetGenerator
-from p2p_ref import trainer_utils as tu
+from p2p_ref.processes import (cleanup_distributed, convert_sync_batchnorm, gather_objects,
+                               resolve_device, setup_distributed, wrap_ddp)
+from p2p_ref.run_log import append_jsonl, end_of_epoch, truncate_jsonl
+from p2p_ref.validation import TEST_MODES, sample_grid
 
 AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -167,7 +174,7 @@ def _check_config(cfg):
     for name, value, allowed in (("direction", cfg.direction, DIRECTIONS),
                                  ("gan_mode", cfg.gan_mode, GAN_MODES), ("norm", cfg.norm, NORMS),
                                  ("amp", cfg.amp, tuple(AMP_DTYPES)),
-                                 ("test_mode", cfg.test_mode, tu.TEST_MODES)):
+                                 ("test_mode", cfg.test_mode, TEST_MODES)):
         if value not in allowed:
             raise ValueError(f"{name}={value!r}: expected one of {allowed}")
     if cfg.best_metric is not None and cfg.best_metric not in BEST_METRICS:
@@ -244,14 +251,14 @@ def train(cfg):
     "interrupted"), step, epoch, where the outputs are, and the trained G and D.
     Raises NonFiniteLossError."""
     _check_config(cfg)
-    d, device = tu.setup_distributed(tu.resolve_device(cfg.device))
+    d, device = setup_distributed(resolve_device(cfg.device))
     try:
         result = _train(cfg, d, device)
     except BaseException:
         if d.enabled and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
         raise
-    tu.cleanup_distributed(d)
+    cleanup_distributed(d)
     return result
 
 
@@ -279,8 +286,8 @@ def _train(cfg, d, device):
     shown = val_set or AlignedDataset(root, "train", cfg.direction, cfg.crop_size, cfg.crop_size,
                                       flip=False)
     fixed_pairs = [shown[i] for i in range(min(4, len(shown)))]  # the same pairs in every grid
-    sampler = tu.ResumableSampler(train_set, cfg.seed, d.rank, d.world_size)
-    loader = DataLoader(tu.SeededPairs(train_set, cfg.seed), batch_size=cfg.batch_size,
+    sampler = ResumableSampler(train_set, cfg.seed, d.rank, d.world_size)
+    loader = DataLoader(SeededPairs(train_set, cfg.seed), batch_size=cfg.batch_size,
                         sampler=sampler, num_workers=cfg.num_workers,
                         pin_memory=device.type == "cuda", persistent_workers=cfg.num_workers > 0,
                         generator=torch.Generator().manual_seed(cfg.seed))  # keeps global RNG out
@@ -289,7 +296,7 @@ def _train(cfg, d, device):
     # ---- models, optimizers, schedules
     seed_everything(cfg.seed)  # the same initial weights on every rank
     G, D = build_models(cfg)
-    G, D = tu.convert_sync_batchnorm(G.to(device), D.to(device), device, d, log)
+    G, D = convert_sync_batchnorm(G.to(device), D.to(device), device, d, log)
     if cfg.channels_last:
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     opt_G, opt_D = make_optimizers(G, D, cfg.lr, cfg.beta1)
@@ -337,7 +344,7 @@ def _train(cfg, d, device):
                 f"uninterrupted run exactly")
         log(f"resuming {ckpt_path} at epoch {epoch + 1}, batch {batch}, step {step}")
 
-    G_run, D_run = (tu.wrap_ddp(G, device), tu.wrap_ddp(D, device)) if d.enabled else (G, D)
+    G_run, D_run = (wrap_ddp(G, device), wrap_ddp(D, device)) if d.enabled else (G, D)
     if cfg.compile:
         G_run, D_run = torch.compile(G_run), torch.compile(D_run)
 
@@ -346,7 +353,7 @@ def _train(cfg, d, device):
         samples_dir.mkdir(parents=True, exist_ok=True)
         for path, key, last in ((losses_path, "step", step), (metrics_path, "epoch", epoch)):
             if cfg.resume:
-                tu.truncate_jsonl(path, key, last)
+                truncate_jsonl(path, key, last)
             else:
                 path.unlink(missing_ok=True)
         from torch.utils.tensorboard import SummaryWriter
@@ -358,7 +365,7 @@ def _train(cfg, d, device):
         """Checkpoint on rank 0 (every rank's RNG state when all ranks reach this point).
         At an epoch end, `record` (the validation metrics) may also update best.pt, and the
         history keeps a copy every --keep-every-epochs."""
-        rngs = tu.gather_objects(rng_state(), d) if collective else [rng_state()]
+        rngs = gather_objects(rng_state(), d) if collective else [rng_state()]
         saved["step"] = step
         if not d.is_main:
             return
@@ -418,7 +425,7 @@ def _train(cfg, d, device):
                 if cfg.save_every_steps and step % cfg.save_every_steps == 0:
                     save()
                 if d.is_main:
-                    tu.append_jsonl(losses_path, {"step": step, "epoch": epoch + 1, **values})
+                    append_jsonl(losses_path, {"step": step, "epoch": epoch + 1, **values})
                     for k, v in values.items():
                         writer.add_scalar(f"train/{k}", v, step)
                     bar.set_postfix(D=f"{values['loss_D']:.3f}", G_GAN=f"{values['loss_G_GAN']:.3f}",
@@ -430,7 +437,7 @@ def _train(cfg, d, device):
             sched_G.step()
             sched_D.step()
             epoch, batch = epoch + 1, 0
-            record = tu.end_of_epoch(cfg, G, val_set, fixed_pairs, device, epoch, step, writer,
+            record = end_of_epoch(cfg, G, val_set, fixed_pairs, device, epoch, step, writer,
                                      lr, samples_dir, metrics_path, d, log)
             save(record=record)
         if epoch < total_epochs:
@@ -446,7 +453,7 @@ def _train(cfg, d, device):
         if writer is not None:
             writer.close()
     if d.is_main and status != "interrupted":
-        grid = tu.sample_grid(G, fixed_pairs, device, cfg.test_mode, cfg.seed)
+        grid = sample_grid(G, fixed_pairs, device, cfg.test_mode, cfg.seed)
         from torchvision.utils import save_image
         save_image(grid, samples_dir / "final.png", nrow=3)
     return {"status": status, "step": step, "epoch": epoch, "checkpoint": ckpt_path,
@@ -506,7 +513,7 @@ def parse_args(argv=None):
     p.add_argument("--num-workers", type=int, default=c.num_workers)
     p.add_argument("--val-every", type=int, default=c.val_every, help="epochs")
     p.add_argument("--sample-every", type=int, default=c.sample_every, help="epochs")
-    p.add_argument("--test-mode", choices=tu.TEST_MODES, default=c.test_mode,
+    p.add_argument("--test-mode", choices=TEST_MODES, default=c.test_mode,
                    help="G at validation: paper = dropout and batch statistics on")
     args = vars(p.parse_args(argv))
     if args["best_metric"] == "none":

@@ -19,7 +19,8 @@ from PIL import Image, UnidentifiedImageError
 from p2p_ref.checkpoint import load_checkpoint
 from p2p_ref.data import DIRECTIONS, IMAGE_EXTENSIONS, denormalize, normalize, split_ab
 from p2p_ref.models import UNetGenerator
-from p2p_ref.trainer_utils import TEST_MODES, resolve_device, set_test_mode
+from p2p_ref.processes import resolve_device
+from p2p_ref.validation import TEST_MODES, set_test_mode
 
 
 def load_generator(checkpoint, device="cpu", mode="paper"):
