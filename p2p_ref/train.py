@@ -32,7 +32,8 @@ from tqdm.auto import tqdm
 
 from p2p_ref.checkpoint import (BEST_METRICS, RunCheckpoints, load_checkpoint, rng_state,
                                 set_rng_state)
-from p2p_ref.data import DIRECTIONS, AlignedDataset, resolve_dataset
+from p2p_ref.data import (DIRECTIONS, PREPROCESS, AlignedDataset, collate_pairs,
+                          resolve_dataset)
 from p2p_ref.data_order import ResumableSampler, SeededPairs
 from p2p_ref.losses import GAN_MODES, discriminator_loss, generator_loss
 from p2p_ref.models import NORMS, PatchDiscriminator, UNetGenerator
@@ -52,6 +53,10 @@ class TrainConfig:
     direction: str = "BtoA"        # labels -> photo on facades and the synthetic set
     load_size: int = 286           # jitter: resize to 286, random 256 crop, random mirror
     crop_size: int = 256
+    preprocess: str = "resize_and_crop"  # or "crop", "scale_width_and_crop", "none" (see data.py)
+    flip: bool = True              # random mirroring (--no-flip where it breaks the task)
+    input_nc: int = 3              # channels of G's input (1 for grayscale)
+    output_nc: int = 3             # channels of G's output
     max_train_images: int | None = None  # use only the first N training pairs (quick runs)
     n_epochs: int = 100            # epochs at the initial learning rate
     n_epochs_decay: int = 100      # epochs of linear decay to ~0
@@ -84,11 +89,12 @@ class TrainConfig:
 
 
 # Settings a resumed run must share with the run it continues.
-MUST_MATCH = ("dataset", "direction", "load_size", "crop_size", "max_train_images", "batch_size",
-              "norm", "ngf", "ndf", "num_downs", "n_layers_d", "seed")
+MUST_MATCH = ("dataset", "direction", "load_size", "crop_size", "preprocess", "flip",
+              "max_train_images", "batch_size", "input_nc", "output_nc", "norm", "ngf", "ndf",
+              "num_downs", "n_layers_d", "seed")
 # Settings that fix the shapes of G's and D's weights (checked by --init-from).
-ARCHITECTURE_G = ("ngf", "num_downs", "norm")
-ARCHITECTURE_D = ("ndf", "n_layers_d", "norm")
+ARCHITECTURE_G = ("input_nc", "output_nc", "ngf", "num_downs", "norm")
+ARCHITECTURE_D = ("input_nc", "output_nc", "ndf", "n_layers_d", "norm")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -159,8 +165,10 @@ def train_step(G, D, opt_G, opt_D, x, y, lambda_l1=100.0, gan_mode="vanilla", *,
 
 def build_models(cfg):
     """G and D of the config, initialised from N(0, 0.02) (appendix 6.2)."""
-    G = UNetGenerator(num_downs=cfg.num_downs, ngf=cfg.ngf, norm=cfg.norm)
-    D = PatchDiscriminator(ndf=cfg.ndf, n_layers=cfg.n_layers_d, norm=cfg.norm)
+    G = UNetGenerator(cfg.input_nc, cfg.output_nc, num_downs=cfg.num_downs, ngf=cfg.ngf,
+                      norm=cfg.norm)
+    D = PatchDiscriminator(cfg.input_nc + cfg.output_nc, ndf=cfg.ndf, n_layers=cfg.n_layers_d,
+                           norm=cfg.norm)
     return G, D
 
 
@@ -174,7 +182,8 @@ def _check_config(cfg):
     for name, value, allowed in (("direction", cfg.direction, DIRECTIONS),
                                  ("gan_mode", cfg.gan_mode, GAN_MODES), ("norm", cfg.norm, NORMS),
                                  ("amp", cfg.amp, tuple(AMP_DTYPES)),
-                                 ("test_mode", cfg.test_mode, TEST_MODES)):
+                                 ("test_mode", cfg.test_mode, TEST_MODES),
+                                 ("preprocess", cfg.preprocess, PREPROCESS)):
         if value not in allowed:
             raise ValueError(f"{name}={value!r}: expected one of {allowed}")
     if cfg.best_metric is not None and cfg.best_metric not in BEST_METRICS:
@@ -184,13 +193,30 @@ def _check_config(cfg):
         if getattr(cfg, name) is not None and getattr(cfg, name) < 1:
             raise ValueError(f"{name}={getattr(cfg, name)}: expected a positive number")
     m = 2 ** cfg.num_downs
-    if cfg.crop_size % m:
+    if cfg.crop_size % m and cfg.preprocess != "none":
         raise ValueError(f"crop_size={cfg.crop_size} does not work with num_downs={cfg.num_downs}: "
                          f"it must be a multiple of 2**num_downs = {m} (256 -> 8, 128 -> 7)")
 
 
 def _val_split(root):
     return next((s for s in ("val", "test") if (Path(root) / s).is_dir()), None)
+
+
+def make_datasets(root, cfg, check=True):
+    """(train set with the jitter, validation set or None, the split it comes from). Validation
+    pairs are prepared without randomness: resized to crop_size (resize_and_crop), cut at the
+    centre (crop, scale_width_and_crop) or padded (none)."""
+    kw = dict(preprocess=cfg.preprocess, input_nc=cfg.input_nc, output_nc=cfg.output_nc,
+              multiple=2 ** cfg.num_downs)
+    train_set = AlignedDataset(root, "train", cfg.direction, cfg.load_size, cfg.crop_size,
+                               flip=cfg.flip, check=check, **kw)
+    if cfg.max_train_images:
+        train_set.pairs = train_set.pairs[:cfg.max_train_images]
+    split = _val_split(root)
+    load = cfg.crop_size if cfg.preprocess == "resize_and_crop" else cfg.load_size
+    val_set = split and AlignedDataset(root, split, cfg.direction, load, cfg.crop_size, flip=False,
+                                       center_crop=True, check=check, **kw)
+    return train_set, val_set, split
 
 
 def init_from_checkpoint(G, D, path, cfg, log):
@@ -277,18 +303,16 @@ def _train(cfg, d, device):
     if d.enabled:
         torch.distributed.barrier()
     root = resolve_dataset(cfg.dataset, cfg.data_root)
-    train_set = AlignedDataset(root, "train", cfg.direction, cfg.load_size, cfg.crop_size, flip=True)
-    if cfg.max_train_images:
-        train_set.paths = train_set.paths[:cfg.max_train_images]
-    split = _val_split(root)
-    val_set = split and AlignedDataset(root, split, cfg.direction, cfg.crop_size, cfg.crop_size,
-                                       flip=False)
-    shown = val_set or AlignedDataset(root, "train", cfg.direction, cfg.crop_size, cfg.crop_size,
-                                      flip=False)
+    train_set, val_set, split = make_datasets(root, cfg, check=d.is_main)
+    shown = val_set or AlignedDataset(
+        root, "train", cfg.direction, cfg.crop_size if cfg.preprocess == "resize_and_crop"
+        else cfg.load_size, cfg.crop_size, flip=False, preprocess=cfg.preprocess,
+        input_nc=cfg.input_nc, output_nc=cfg.output_nc, multiple=2 ** cfg.num_downs,
+        center_crop=True, check=False)
     fixed_pairs = [shown[i] for i in range(min(4, len(shown)))]  # the same pairs in every grid
     sampler = ResumableSampler(train_set, cfg.seed, d.rank, d.world_size)
     loader = DataLoader(SeededPairs(train_set, cfg.seed), batch_size=cfg.batch_size,
-                        sampler=sampler, num_workers=cfg.num_workers,
+                        sampler=sampler, num_workers=cfg.num_workers, collate_fn=collate_pairs,
                         pin_memory=device.type == "cuda", persistent_workers=cfg.num_workers > 0,
                         generator=torch.Generator().manual_seed(cfg.seed))  # keeps global RNG out
     steps_per_epoch = len(loader)
@@ -310,8 +334,9 @@ def _train(cfg, d, device):
         init_from_checkpoint(G, D, cfg.init_from, cfg, log)
     if cfg.resume:
         ck = load_checkpoint(ckpt_path)
-        changed = {k: (ck["config"].get(k), getattr(cfg, k)) for k in MUST_MATCH
-                   if ck["config"].get(k) != getattr(cfg, k)}
+        before = {k: ck["config"].get(k, getattr(TrainConfig, k)) for k in MUST_MATCH}
+        changed = {k: (before[k], getattr(cfg, k)) for k in MUST_MATCH
+                   if before[k] != getattr(cfg, k)}
         if changed:
             raise ValueError(f"cannot resume {ckpt_path} with different settings: " + ", ".join(
                 f"{k} was {a!r}, now {b!r}" for k, (a, b) in changed.items()))
@@ -476,6 +501,16 @@ def parse_args(argv=None):
                    help="BtoA = labels -> photo on facades and synthetic (default: %(default)s)")
     p.add_argument("--load-size", type=int, default=c.load_size, help="jitter: resize to this")
     p.add_argument("--crop-size", type=int, default=c.crop_size, help="jitter: random crop size")
+    p.add_argument("--preprocess", choices=PREPROCESS, default=c.preprocess,
+                   help="resize_and_crop: the paper's jitter; crop: crop at the image's own size; "
+                        "scale_width_and_crop: scale the width to --load-size, then crop; none: "
+                        "keep each size, pad to a multiple of 2**num_downs (default: %(default)s)")
+    p.add_argument("--no-flip", dest="flip", action="store_false",
+                   help="no random mirroring (where it breaks the task: maps, text, ...)")
+    p.add_argument("--input-nc", type=int, default=c.input_nc,
+                   help="channels of G's input: 1 for grayscale (default: %(default)s)")
+    p.add_argument("--output-nc", type=int, default=c.output_nc,
+                   help="channels of G's output (default: %(default)s)")
     p.add_argument("--max-train-images", type=int, default=None, help="use the first N pairs")
     p.add_argument("--n-epochs", type=int, default=c.n_epochs, help="epochs at the initial lr")
     p.add_argument("--n-epochs-decay", type=int, default=c.n_epochs_decay,

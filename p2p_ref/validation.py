@@ -62,11 +62,25 @@ def validate(G, dataset, device, mode="paper", seed=0, channels_last=False):
     return {k: v / max(1, len(dataset)) for k, v in totals.items()}
 
 
+def to_rgb(t):
+    """A [0, 1] image (C, H, W) as 3 channels for display: grayscale repeated, the first channel
+    of a 2-channel image, the first three of 4 or more."""
+    c = t.shape[0]
+    if c == 3:
+        return t
+    return t[:1].expand(3, -1, -1) if c in (1, 2) else t[:3]
+
+
 def sample_grid(G, pairs, device, mode="paper", seed=0):
-    """Rows of input | output | target in [0, 1] for a few fixed (x, y) pairs: (3 n, C, H, W)."""
+    """Rows of input | output | target in [0, 1] for a few fixed (x, y) pairs: (3 n, 3, H, W),
+    shown as RGB; pairs of other sizes (--preprocess none) are resized to the first one's."""
     rows = []
     with evaluating(G, mode, seed):
         for x, y in pairs:
             fake = G(x.unsqueeze(0).to(device)).float().cpu()[0]
-            rows += [denormalize(x), denormalize(fake), denormalize(y)]
+            rows += [to_rgb(denormalize(t)) for t in (x, fake, y)]
+    size = rows[0].shape[-2:]
+    rows = [r if r.shape[-2:] == size else
+            torch.nn.functional.interpolate(r[None], size=tuple(size), mode="bilinear",
+                                            align_corners=False)[0] for r in rows]
     return torch.stack(rows)
