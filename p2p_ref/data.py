@@ -89,7 +89,7 @@ def paired_jitter(a, b, load_size=286, crop_size=256, flip=True, generator=None)
     return a, b
 
 
-def _resize(t, height, width):
+def resize_bicubic(t, height, width):
     """Bicubic resize of a (C, H, W) tensor, clamped to its value range (bicubic overshoots)."""
     if tuple(t.shape[-2:]) == (height, width):
         return t
@@ -144,10 +144,11 @@ def preprocess_pair(a, b, preprocess="resize_and_crop", load_size=286, crop_size
         return paired_jitter(a, b, load_size, crop_size, flip, generator)
     h, w = a.shape[-2:]
     if preprocess == "resize_and_crop":
-        a, b = _resize(a, load_size, load_size), _resize(b, load_size, load_size)
+        a = resize_bicubic(a, load_size, load_size)
+        b = resize_bicubic(b, load_size, load_size)
     elif preprocess == "scale_width_and_crop" and not (w == load_size and h >= crop_size):
         height = int(max(load_size * h / w, crop_size))
-        a, b = _resize(a, height, load_size), _resize(b, height, load_size)
+        a, b = resize_bicubic(a, height, load_size), resize_bicubic(b, height, load_size)
     if preprocess == "none":
         a, b = pad_to_multiple(a, multiple)[0], pad_to_multiple(b, multiple)[0]
     else:
