@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 from p2p_ref.data_check import check_dataset, combine_pairs
-from p2p_ref.download import DATASETS, URL_ENV, DownloadError, count_images, download_dataset
+from p2p_ref.download import (DATASETS, MIRRORS_ENV, URL_ENV, DownloadError, count_images,
+                              download_dataset)
 from p2p_ref.synthetic import make_synthetic_dataset
 
 
@@ -28,6 +29,12 @@ def build_parser():
     p.add_argument("--base-url", default=None,
                    help=f"server folder holding NAME.tar.gz (default: ${URL_ENV}, else the "
                         f"authors' server)")
+    p.add_argument("--mirror", action="append", default=[], metavar="URL",
+                   help=f"another server folder to try when one fails (repeatable; also "
+                        f"${MIRRORS_ENV}, separated by spaces)")
+    p.add_argument("--sha256", default=None, metavar="HEX",
+                   help="the archive's expected SHA-256: the download is refused if it differs "
+                        "(the table has none: they could not be measured where it was made)")
 
     p = sub.add_parser("synthetic", help="generate the offline synthetic facades (no network)")
     p.add_argument("--root", default="datasets", help="writes ROOT/synthetic (default: datasets)")
@@ -68,13 +75,16 @@ def list_datasets(root):
         present = ", ".join(f"{s} {n}" for s, n in found.items() if n) or "-"
         expected = f" ({'/'.join(counts)}: {'/'.join(map(str, counts.values()))})" if counts else ""
         print(f"{name:<15} {size:>7}  {direction:<9} {present:<28} {what}{expected}")
+    if not any(d.get("sha256") for d in DATASETS.values()):
+        print("SHA-256: none listed (they could not be measured where this table was made). "
+              "`p2p-data download` prints each archive's SHA-256; --sha256 HEX checks a known one.")
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         if args.command == "download":
-            download_dataset(args.name, args.root, args.base_url)
+            download_dataset(args.name, args.root, args.base_url, args.sha256, args.mirror)
         elif args.command == "synthetic":
             path = make_synthetic_dataset(Path(args.root) / "synthetic", args.n_train, args.n_val,
                                           args.n_test, args.size, args.seed)
