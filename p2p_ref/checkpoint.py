@@ -87,7 +87,7 @@ def load_checkpoint(path, map_location="cpu"):
     return checkpoint
 
 
-# --best-metric choices: the validation metrics of p2p_ref.validation.validate and which way is better.
+# --best-metric choices: the validation metrics (p2p_ref.validation.validate), which way is better.
 BEST_METRICS = {"val_l1": "min", "val_psnr": "max", "val_ssim": "max"}
 
 

@@ -135,7 +135,8 @@ def _decode_png16(path):
 def read_image(path):
     """A file as a float tensor (C, H, W) in [0, 1] at its full precision: 8-bit images / 255,
     16-bit ones (PNG, TIFF) / 65535. Palette images become RGB (RGBA with transparency), CMYK and
-    other colour spaces RGB. Raises ValueError naming the file when it is unreadable or truncated."""
+    other colour spaces RGB. Raises ValueError naming the file when it is unreadable or
+    truncated."""
     path = Path(path)
     try:
         if path.suffix.lower() == ".npy":

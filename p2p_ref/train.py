@@ -226,7 +226,8 @@ def init_from_checkpoint(G, D, path, cfg, log):
     dataset may be any other. The architecture settings must match."""
     ck = load_checkpoint(path)
     theirs = ck["config"]
-    mismatch = [k for k in ARCHITECTURE_G if theirs.get(k, getattr(TrainConfig, k)) != getattr(cfg, k)]
+    mismatch = [k for k in ARCHITECTURE_G
+                if theirs.get(k, getattr(TrainConfig, k)) != getattr(cfg, k)]
     if mismatch:
         raise ValueError(f"--init-from {path}: its generator was built with " + ", ".join(
             f"{k}={theirs.get(k)!r}" for k in mismatch) + "; this run has " + ", ".join(
@@ -240,7 +241,8 @@ def init_from_checkpoint(G, D, path, cfg, log):
         what = "G and D"
     elif ck.get("D") is not None:
         log(f"note: the discriminator in {path} has another architecture ("
-            + ", ".join(f"{k}={theirs.get(k)!r}" for k in ARCHITECTURE_D) + "): D starts from scratch")
+            + ", ".join(f"{k}={theirs.get(k)!r}" for k in ARCHITECTURE_D)
+            + "): D starts from scratch")
     else:
         log(f"note: {path} holds no discriminator: D starts from scratch")
     step = ck.get("step")
@@ -539,7 +541,8 @@ def parse_args(argv=None):
                         "p2p-export / p2p-convert file) with fresh optimizers and schedule")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
     p.add_argument("--save-every-steps", type=int, default=None, metavar="N",
-                   help="also save OUT/checkpoint.pt every N steps (atomic), not only at epoch ends")
+                   help="also save OUT/checkpoint.pt every N steps (atomically), not only at "
+                        "epoch ends")
     p.add_argument("--keep-every-epochs", type=int, default=None, metavar="N",
                    help="keep a copy of the checkpoint every N epochs: OUT/checkpoints/epoch_NNN.pt")
     p.add_argument("--best-metric", choices=(*BEST_METRICS, "none"), default=c.best_metric,

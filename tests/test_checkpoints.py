@@ -127,7 +127,8 @@ def test_best_is_kept_across_resume_and_copied_where_links_fail(data, tmp_path, 
 
 
 def test_is_better_directions_and_nan():
-    low, high = RunCheckpoints("x", best_metric="val_l1"), RunCheckpoints("x", best_metric="val_ssim")
+    low = RunCheckpoints("x", best_metric="val_l1")
+    high = RunCheckpoints("x", best_metric="val_ssim")
     assert low.is_better({"val_l1": 0.3}) and high.is_better({"val_ssim": 0.3})
     low.best = {"metric": "val_l1", "value": 0.3, "epoch": 1}
     high.best = {"metric": "val_ssim", "value": 0.3, "epoch": 1}

@@ -142,7 +142,8 @@ def test_download_of_an_official_model_by_name(tmp_path, monkeypatch, capsys):
     torch.save(theirs.state_dict(), tmp_path / "facades_label2photo.pth")
     monkeypatch.chdir(tmp_path)
     with Server() as server:
-        server.files["facades_label2photo.pth"] = (tmp_path / "facades_label2photo.pth").read_bytes()
+        server.files["facades_label2photo.pth"] = \
+            (tmp_path / "facades_label2photo.pth").read_bytes()
         official.main(["facades_label2photo", "--base-url", server.url])
     ck = load_checkpoint(tmp_path / "runs" / "pretrained" / "facades_label2photo.pt")
     assert ck["config"]["direction"] == "BtoA" and ck["config"]["dataset"] == "facades"

@@ -55,7 +55,7 @@ def test_tiles_blend_back_to_the_whole_image():
     assert torch.allclose(out, x, atol=1e-6)
     assert torch.allclose(translate_tensor(Identity(), x[:, :100, :90], tile=64, overlap=0),
                           x[:, :100, :90], atol=1e-6)
-    with pytest.raises(ValueError, match="--tile 100 must be a positive multiple of 2\\*\\*num_downs = 32"):
+    with pytest.raises(ValueError, match=r"--tile 100 must be a positive multiple of .* = 32"):
         translate_tensor(Identity(), x, tile=100)
     with pytest.raises(ValueError, match="--tile-overlap 64"):
         translate_tensor(Identity(), x, tile=64, overlap=64)
