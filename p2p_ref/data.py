@@ -12,6 +12,7 @@ For your own data: a split may also be two folders A/ and B/ paired by file name
 (`preprocess_pair`).
 """
 
+import copy
 import warnings
 from pathlib import Path
 
@@ -261,6 +262,14 @@ class AlignedDataset(Dataset):
             if notes:
                 warnings.warn(f"{self.dir}: " + "\n  ".join(notes), DataWarning, stacklevel=2)
 
+    def deterministic(self, load_size=None):
+        """The same pairs prepared without randomness (no flip, centre crops), e.g. to show
+        samples; load_size defaults to crop_size (the paper's test-time resize)."""
+        other = copy.copy(self)
+        other.load_size = self.crop_size if load_size is None else load_size
+        other.flip, other.center_crop = False, True
+        return other
+
     @property
     def paths(self):
         """The A|B files, or the A files of an A/B split."""
@@ -284,6 +293,7 @@ class AlignedDataset(Dataset):
             bad, warn = pair_issues(*infos)
             errors += bad
             not_pairs += warn
+            self._warned.add(a)  # reported here (or fine): no second warning when it loads
             sides = zip(("A", "B"), infos) if b is not None else \
                 [("A", infos[0]), ("B", infos[0])]
             for side, info in sides:

@@ -21,6 +21,7 @@ import os
 import random
 import signal
 import sys
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from tqdm.auto import tqdm
 
 from p2p_ref.checkpoint import (BEST_METRICS, RunCheckpoints, load_checkpoint, rng_state,
                                 set_rng_state)
-from p2p_ref.data import (DIRECTIONS, PREPROCESS, AlignedDataset, collate_pairs,
+from p2p_ref.data import (DIRECTIONS, PREPROCESS, AlignedDataset, DataWarning, collate_pairs,
                           resolve_dataset)
 from p2p_ref.data_order import ResumableSampler, SeededPairs
 from p2p_ref.losses import GAN_MODES, discriminator_loss, generator_loss
@@ -305,12 +306,16 @@ def _train(cfg, d, device):
     if d.enabled:
         torch.distributed.barrier()
     root = resolve_dataset(cfg.dataset, cfg.data_root)
-    train_set, val_set, split = make_datasets(root, cfg, check=d.is_main)
-    shown = val_set or AlignedDataset(
-        root, "train", cfg.direction, cfg.crop_size if cfg.preprocess == "resize_and_crop"
-        else cfg.load_size, cfg.crop_size, flip=False, preprocess=cfg.preprocess,
-        input_nc=cfg.input_nc, output_nc=cfg.output_nc, multiple=2 ** cfg.num_downs,
-        center_crop=True, check=False)
+    with warnings.catch_warnings(record=True) as found:  # the start-up data check
+        warnings.simplefilter("always", DataWarning)
+        train_set, val_set, split = make_datasets(root, cfg, check=d.is_main)
+    for w in found:
+        if issubclass(w.category, DataWarning):
+            log(f"data warning: {w.message}")
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    shown = val_set or train_set.deterministic(
+        cfg.crop_size if cfg.preprocess == "resize_and_crop" else cfg.load_size)
     fixed_pairs = [shown[i] for i in range(min(4, len(shown)))]  # the same pairs in every grid
     sampler = ResumableSampler(train_set, cfg.seed, d.rank, d.world_size)
     loader = DataLoader(SeededPairs(train_set, cfg.seed), batch_size=cfg.batch_size,

@@ -26,7 +26,7 @@ def texture(h, w, seed=0, channels=3):
     rng = np.random.default_rng(seed)
     small = rng.integers(0, 256, (h // 4 + 1, w // 4 + 1, channels), dtype=np.uint8)
     img = Image.fromarray(small[:, :, 0] if channels == 1 else small).resize((w, h), Image.BILINEAR)
-    return np.asarray(img)
+    return np.array(img)
 
 
 def save(path, arr, **kw):
@@ -236,6 +236,20 @@ def test_pad_to_multiple_reflects_and_handles_tiny_images():
     assert tiny.shape == (3, 32, 32)
 
 
+def test_no_flip_never_mirrors(tmp_path):
+    ab = np.concatenate([texture(32, 32), 255 - texture(32, 32)], axis=1)
+    save(tmp_path / "d" / "train" / "0.png", ab)
+    kept = AlignedDataset(tmp_path / "d", "train", load_size=32, crop_size=32, flip=False)
+    mirrored = AlignedDataset(tmp_path / "d", "train", load_size=32, crop_size=32, flip=True)
+    first = kept[0][0]
+    flips = 0
+    for seed in range(10):
+        torch.manual_seed(seed)
+        assert torch.equal(kept[0][0], first)
+        flips += torch.equal(mirrored[0][0], first.flip(-1))
+    assert 0 < flips < 10
+
+
 def test_batches_of_mixed_sizes_say_what_to_do():
     with pytest.raises(ValueError, match=r"different sizes \(32x32, 64x32\).*--batch-size 1"):
         collate_pairs([(torch.zeros(3, 32, 32), torch.zeros(3, 32, 32)),
@@ -355,12 +369,13 @@ def test_one_channel_training_end_to_end(tmp_path):
     assert Image.open(tmp_path / "run" / "samples" / "epoch_001.png").mode == "RGB"
 
 
-def test_preprocess_none_trains_on_mixed_sizes(tmp_path):
+def test_preprocess_none_trains_on_mixed_sizes(tmp_path, capsys):
     from p2p_ref.train import train
     root = tmp_path / "mixed"
     for i, (w, h) in enumerate([(40, 32), (32, 48)]):
         ab = np.concatenate([texture(h, w, i), 255 - texture(h, w, i)], 1)
         save(root / "train" / f"{i}.png", ab)
-    with pytest.warns(DataWarning, match="likely not an A|B pair"):  # 80x32 is not 2:1
-        result = train(tiny(root, tmp_path / "run", preprocess="none", crop_size=30))
+    result = train(tiny(root, tmp_path / "run", preprocess="none", crop_size=30))
     assert result["status"] == "finished" and result["step"] == 2
+    out = capsys.readouterr().out  # the start-up check: 80x32 is not 2:1
+    assert "data warning:" in out and "0.png is 80x32" in out and "likely not an A|B pair" in out
