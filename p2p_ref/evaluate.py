@@ -256,6 +256,8 @@ def main(argv=None, features="inception"):
                    help="with --checkpoint: a dataset name or folder (default split: test)")
     p.add_argument("--checkpoint", default=None, help="a p2p-train checkpoint, best.pt, or a "
                                                       "p2p-export / p2p-convert file")
+    p.add_argument("--dataset", dest="dataset_option", default=None, metavar="DATASET",
+                   help="the same as the positional DATASET (e.g. with --results)")
     p.add_argument("--results", default=None, help="a folder of translated images instead")
     p.add_argument("--targets", default=None, help="with --results: a folder of target images")
     p.add_argument("--inputs", default=None, help="with --results --targets: the inputs, shown "
@@ -274,6 +276,7 @@ def main(argv=None, features="inception"):
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
+    args.dataset = args.dataset or args.dataset_option
     try:
         if (args.checkpoint is None) == (args.results is None):
             raise ValueError("give either --checkpoint with a dataset, or --results")

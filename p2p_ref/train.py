@@ -583,6 +583,7 @@ def main(argv=None):
               f"  metrics:     {result['metrics']}\n"
               f"  losses:      {result['losses']}\n"
               f"  checkpoint:  {result['checkpoint']}\n"
+              + (f"  best:        {result['best']}\n" if result["best"] else "") +
               f"  TensorBoard: tensorboard --logdir {result['tensorboard']}")
     if result["status"] == "interrupted":
         sys.exit(130)

@@ -130,3 +130,16 @@ def test_missing_inception_weights_say_what_failed(setup, monkeypatch):
     msg = str(err.value)
     assert "Inception v3 weights" in msg and "name resolution" in msg
     assert fe.URL_INCEPTION_V3 in msg and "--no-fid" in msg
+
+
+def test_results_against_a_dataset_split_agree_with_the_checkpoint_path(setup, tmp_path):
+    first = evaluate.main(["--checkpoint", str(setup / "g.pt"), str(setup / "syn"), "--out",
+                           str(tmp_path / "a"), "--no-fid"])
+    results = tmp_path / "results"
+    results.mkdir()
+    for p in (tmp_path / "a" / "images").glob("*_output.png"):
+        p.rename(results / p.name.replace("_output", ""))
+    again = evaluate.main(["--results", str(results), "--dataset", str(setup / "syn"),
+                           "--direction", "BtoA", "--out", str(tmp_path / "b"), "--no-fid"])
+    assert again["images"] == first["images"] == 12
+    assert again["l1"] == pytest.approx(first["l1"], abs=1 / 255)  # outputs saved at 8 bits
