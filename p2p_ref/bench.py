@@ -26,7 +26,7 @@ import torch
 
 from p2p_ref.models import PatchDiscriminator, UNetGenerator
 from p2p_ref.train import make_optimizers, train_step
-from p2p_ref.trainer_utils import resolve_device
+from p2p_ref.processes import resolve_device
 
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 

@@ -2,12 +2,15 @@
 
 The archives live at http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/NAME.tar.gz and unpack
 to NAME/{train,val,test}/*.jpg, each image an A|B pair side by side. A download goes to
-ROOT/NAME.tar.gz.part (re-running resumes it with an HTTP Range request), the archive's listing is
-checked (every member under NAME/, no absolute paths or "..", only split folders, the known image
-counts), and it is unpacked into a temporary folder that is renamed to ROOT/NAME only once whole.
-Only the standard library (urllib, tarfile) and tqdm.
+ROOT/NAME.tar.gz.part (re-running resumes it with an HTTP Range request), its SHA-256 is printed
+and compared with the one given (--sha256) or listed, the archive's listing is checked (every
+member under NAME/, no absolute paths or "..", only split folders, the known image counts), and
+it is unpacked into a temporary folder that is renamed to ROOT/NAME only once whole. Mirrors
+(--mirror, $P2P_DATA_MIRRORS) are tried in turn when a server cannot be reached or sends an
+archive that fails the checks. Only the standard library (urllib, tarfile, hashlib) and tqdm.
 """
 
+import hashlib
 import http.client
 import os
 import shutil
@@ -23,25 +26,30 @@ from tqdm.auto import tqdm
 
 OFFICIAL_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets"
 URL_ENV = "P2P_DATA_URL"
+MIRRORS_ENV = "P2P_DATA_MIRRORS"  # more base URLs, separated by spaces, tried in turn
 SPLITS = ("train", "val", "test")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 CHUNK = 1 << 16
 
 # Sizes are the archives' approximate download sizes. `counts` holds only image counts we know
 # for sure; other splits just have to be non-empty. `direction` is the usual translation.
+# `sha256`: None for every archive, because none could be measured: this table was made on a
+# machine without access to the authors' server. The listing and count checks run regardless;
+# `p2p-data download` prints each archive's SHA-256, and --sha256 HEX verifies a known one.
 DATASETS = {
     "facades": dict(size="31 MB", counts={"train": 400, "val": 100, "test": 106},
-                    direction="BtoA", what="label maps <-> photos of building facades"),
+                    direction="BtoA", what="label maps <-> photos of building facades",
+                    sha256=None),
     "cityscapes": dict(size="113 MB", counts={"train": 2975}, direction="BtoA",
-                       what="semantic labels <-> street photos"),
+                       what="semantic labels <-> street photos", sha256=None),
     "maps": dict(size="246 MB", counts={"train": 1096}, direction="AtoB",
-                 what="aerial photos <-> map tiles"),
+                 what="aerial photos <-> map tiles", sha256=None),
     "edges2shoes": dict(size="2.2 GB", counts={}, direction="AtoB",
-                        what="edge maps -> shoe photos (~50k pairs)"),
+                        what="edge maps -> shoe photos (~50k pairs)", sha256=None),
     "edges2handbags": dict(size="8.6 GB", counts={}, direction="AtoB",
-                           what="edge maps -> handbag photos (~137k pairs)"),
+                           what="edge maps -> handbag photos (~137k pairs)", sha256=None),
     "night2day": dict(size="?", counts={}, direction="AtoB",
-                      what="night -> day webcam photos (~20k pairs)"),
+                      what="night -> day webcam photos (~20k pairs)", sha256=None),
 }
 
 FACADES_CITATION = (
@@ -59,6 +67,41 @@ def dataset_url(name, base_url=None):
     """The archive URL: base_url, else $P2P_DATA_URL, else the authors' server."""
     base = base_url or os.environ.get(URL_ENV) or OFFICIAL_URL
     return f"{base.rstrip('/')}/{name}.tar.gz"
+
+
+def base_urls(base_url=None, mirrors=()):
+    """The servers to try, in order: base_url (else $P2P_DATA_URL, else the authors' server),
+    then `mirrors`, then the ones in $P2P_DATA_MIRRORS; duplicates dropped."""
+    urls = [base_url or os.environ.get(URL_ENV) or OFFICIAL_URL, *mirrors,
+            *os.environ.get(MIRRORS_ENV, "").split()]
+    return list(dict.fromkeys(u.rstrip("/") for u in urls if u))
+
+
+def sha256_of(path):
+    """The SHA-256 of a file, as 64 hex digits."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def normalize_sha256(text):
+    """64 lower-case hex digits, or ValueError."""
+    digest = text.strip().lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ValueError(f"--sha256 {text!r}: expected 64 hexadecimal digits")
+    return digest
+
+
+def verify_sha256(path, expected):
+    """Raise DownloadError unless the file's SHA-256 is `expected`; returns the digest."""
+    expected = normalize_sha256(expected)
+    actual = sha256_of(path)
+    if actual != expected:
+        raise DownloadError(f"{path} has SHA-256 {actual}, expected {expected}: the archive is "
+                            f"corrupt or not the one expected")
+    return actual
 
 
 def count_images(folder):
@@ -210,11 +253,13 @@ def extract(archive, name, dest):
     return dest
 
 
-def download_dataset(name, root="datasets", base_url=None):
+def download_dataset(name, root="datasets", base_url=None, sha256=None, mirrors=()):
     """Download, check and unpack dataset `name` into root/name; return that Path.
 
-    base_url overrides the server (default: $P2P_DATA_URL, else the authors' server). An
-    existing root/name with images is kept as it is.
+    base_url overrides the server (default: $P2P_DATA_URL, else the authors' server); `mirrors`
+    (and $P2P_DATA_MIRRORS) are tried in turn when a server fails. sha256: the archive's
+    expected SHA-256 (default: the table's, where known). An existing root/name with images is
+    kept as it is.
     """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}: expected one of {', '.join(DATASETS)} "
@@ -229,15 +274,44 @@ def download_dataset(name, root="datasets", base_url=None):
             raise DownloadError(f"{dest} exists but holds no {name} images in train/: move it "
                                 f"away, then run the command again")
         dest.rmdir()
+    expected = sha256 or DATASETS[name].get("sha256")
+    if expected:
+        expected = normalize_sha256(expected)
     root.mkdir(parents=True, exist_ok=True)
-    url = dataset_url(name, base_url)
     part = root / f"{name}.tar.gz.part"
     if name == "facades":
         print(FACADES_CITATION)
-    print(f"downloading {url} ({DATASETS[name]['size']}) to {part}")
-    fetch(url, part, desc=name)
+    servers, failures = base_urls(base_url, mirrors), []
+
+    def failed(url, error):
+        failures.append(f"{url}: {error}")
+        if len(failures) < len(servers):
+            print(f"{url} failed ({error}); trying the next server")
+            return
+        if len(servers) > 1:
+            raise DownloadError("every server failed:\n  " + "\n  ".join(failures)) from None
+        raise error
+
+    for base in servers:
+        url = dataset_url(name, base)
+        print(f"downloading {url} ({DATASETS[name]['size']}) to {part}")
+        try:
+            fetch(url, part, desc=name)  # network errors keep the part file for a resume
+        except DownloadError as e:
+            failed(url, e)
+            continue
+        try:
+            digest = verify_sha256(part, expected) if expected else sha256_of(part)
+            counts = check_archive(part, name)
+        except DownloadError as e:
+            part.unlink(missing_ok=True)  # a bad archive: never resumed
+            failed(url, DownloadError(f"{e}. The archive was deleted; run the command again "
+                                      f"to download it afresh"))
+            continue
+        break
+    print(f"SHA-256 of {name}.tar.gz: {digest}" + (" (as expected)" if expected else
+          " (no published checksum to compare with; the listing and image counts were checked)"))
     try:
-        counts = check_archive(part, name)
         extract(part, name, dest)
     except DownloadError as e:
         part.unlink(missing_ok=True)

@@ -5,8 +5,11 @@
     G step: BCE(D(x, fake), 1) + lambda * |y - fake|_1            lambda = 100, D frozen
 
 Adam (lr 2e-4, betas 0.5 / 0.999) for both nets, batch size 1, 100 epochs at a constant rate then
-100 epochs of linear decay. `train_step` is the whole recipe; everything else here turns it into
-a run you can stop and resume exactly, on one process or many (torchrun).
+100 epochs of linear decay. `train_step` is the whole recipe; `train` turns it into a run you can
+stop and resume exactly, on one process or many (torchrun). Its plumbing lives in modules named
+for what they hold: `processes` (devices, torchrun/DDP), `data_order` (the resumable shuffled
+order), `validation` (test-time mode, metrics, sample grids), `run_log` (JSON lines, TensorBoard)
+and `checkpoint` (what is saved, where, and which one is best).
 
     p2p-train synthetic --n-epochs 2 --n-epochs-decay 0 --out runs/try
     torchrun --nproc_per_node=4 -m p2p_ref.train facades --out runs/facades
@@ -18,6 +21,7 @@ import os
 import random
 import signal
 import sys
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,11 +31,17 @@ from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from p2p_ref.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from p2p_ref.data import DIRECTIONS, AlignedDataset, resolve_dataset
+from p2p_ref.checkpoint import (BEST_METRICS, RunCheckpoints, load_checkpoint, rng_state,
+                                set_rng_state)
+from p2p_ref.data import (DIRECTIONS, PREPROCESS, AlignedDataset, DataWarning, collate_pairs,
+                          resolve_dataset)
+from p2p_ref.data_order import ResumableSampler, SeededPairs
 from p2p_ref.losses import GAN_MODES, discriminator_loss, generator_loss
 from p2p_ref.models import NORMS, PatchDiscriminator, UNetGenerator
-from p2p_ref import trainer_utils as tu
+from p2p_ref.processes import (cleanup_distributed, convert_sync_batchnorm, gather_objects,
+                               resolve_device, setup_distributed, wrap_ddp)
+from p2p_ref.run_log import append_jsonl, end_of_epoch, truncate_jsonl
+from p2p_ref.validation import TEST_MODES, sample_grid
 
 AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -44,6 +54,10 @@ class TrainConfig:
     direction: str = "BtoA"        # labels -> photo on facades and the synthetic set
     load_size: int = 286           # jitter: resize to 286, random 256 crop, random mirror
     crop_size: int = 256
+    preprocess: str = "resize_and_crop"  # or "crop", "scale_width_and_crop", "none" (see data.py)
+    flip: bool = True              # random mirroring (--no-flip where it breaks the task)
+    input_nc: int = 3              # channels of G's input (1 for grayscale)
+    output_nc: int = 3             # channels of G's output
     max_train_images: int | None = None  # use only the first N training pairs (quick runs)
     n_epochs: int = 100            # epochs at the initial learning rate
     n_epochs_decay: int = 100      # epochs of linear decay to ~0
@@ -64,7 +78,11 @@ class TrainConfig:
     seed: int = 0
     out: str = "runs/pix2pix"
     resume: bool = False
+    init_from: str | None = None   # fine-tune: start from these weights (fresh optimizers, schedule)
     max_steps: int | None = None   # stop (and checkpoint) after this many steps in all
+    save_every_steps: int | None = None  # also checkpoint every N steps (mid-epoch)
+    keep_every_epochs: int | None = None  # keep checkpoints/epoch_NNN.pt every N epochs
+    best_metric: str | None = "val_l1"  # best.pt: the epoch with the best value of this metric
     num_workers: int = 2
     val_every: int = 1             # epochs between validation metrics
     sample_every: int = 1          # epochs between sample grids
@@ -72,8 +90,12 @@ class TrainConfig:
 
 
 # Settings a resumed run must share with the run it continues.
-MUST_MATCH = ("dataset", "direction", "load_size", "crop_size", "max_train_images", "batch_size",
-              "norm", "ngf", "ndf", "num_downs", "n_layers_d", "seed")
+MUST_MATCH = ("dataset", "direction", "load_size", "crop_size", "preprocess", "flip",
+              "max_train_images", "batch_size", "input_nc", "output_nc", "norm", "ngf", "ndf",
+              "num_downs", "n_layers_d", "seed")
+# Settings that fix the shapes of G's and D's weights (checked by --init-from).
+ARCHITECTURE_G = ("input_nc", "output_nc", "ngf", "num_downs", "norm")
+ARCHITECTURE_D = ("input_nc", "output_nc", "ndf", "n_layers_d", "norm")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -144,8 +166,10 @@ def train_step(G, D, opt_G, opt_D, x, y, lambda_l1=100.0, gan_mode="vanilla", *,
 
 def build_models(cfg):
     """G and D of the config, initialised from N(0, 0.02) (appendix 6.2)."""
-    G = UNetGenerator(num_downs=cfg.num_downs, ngf=cfg.ngf, norm=cfg.norm)
-    D = PatchDiscriminator(ndf=cfg.ndf, n_layers=cfg.n_layers_d, norm=cfg.norm)
+    G = UNetGenerator(cfg.input_nc, cfg.output_nc, num_downs=cfg.num_downs, ngf=cfg.ngf,
+                      norm=cfg.norm)
+    D = PatchDiscriminator(cfg.input_nc + cfg.output_nc, ndf=cfg.ndf, n_layers=cfg.n_layers_d,
+                           norm=cfg.norm)
     return G, D
 
 
@@ -159,11 +183,18 @@ def _check_config(cfg):
     for name, value, allowed in (("direction", cfg.direction, DIRECTIONS),
                                  ("gan_mode", cfg.gan_mode, GAN_MODES), ("norm", cfg.norm, NORMS),
                                  ("amp", cfg.amp, tuple(AMP_DTYPES)),
-                                 ("test_mode", cfg.test_mode, tu.TEST_MODES)):
+                                 ("test_mode", cfg.test_mode, TEST_MODES),
+                                 ("preprocess", cfg.preprocess, PREPROCESS)):
         if value not in allowed:
             raise ValueError(f"{name}={value!r}: expected one of {allowed}")
+    if cfg.best_metric is not None and cfg.best_metric not in BEST_METRICS:
+        raise ValueError(f"best_metric={cfg.best_metric!r}: expected one of "
+                         f"{', '.join(BEST_METRICS)} or none")
+    for name in ("save_every_steps", "keep_every_epochs"):
+        if getattr(cfg, name) is not None and getattr(cfg, name) < 1:
+            raise ValueError(f"{name}={getattr(cfg, name)}: expected a positive number")
     m = 2 ** cfg.num_downs
-    if cfg.crop_size % m:
+    if cfg.crop_size % m and cfg.preprocess != "none":
         raise ValueError(f"crop_size={cfg.crop_size} does not work with num_downs={cfg.num_downs}: "
                          f"it must be a multiple of 2**num_downs = {m} (256 -> 8, 128 -> 7)")
 
@@ -172,19 +203,91 @@ def _val_split(root):
     return next((s for s in ("val", "test") if (Path(root) / s).is_dir()), None)
 
 
+def make_datasets(root, cfg, check=True):
+    """(train set with the jitter, validation set or None, the split it comes from). Validation
+    pairs are prepared without randomness: resized to crop_size (resize_and_crop), cut at the
+    centre (crop, scale_width_and_crop) or padded (none)."""
+    kw = dict(preprocess=cfg.preprocess, input_nc=cfg.input_nc, output_nc=cfg.output_nc,
+              multiple=2 ** cfg.num_downs)
+    train_set = AlignedDataset(root, "train", cfg.direction, cfg.load_size, cfg.crop_size,
+                               flip=cfg.flip, check=check, **kw)
+    if cfg.max_train_images:
+        train_set.pairs = train_set.pairs[:cfg.max_train_images]
+    split = _val_split(root)
+    load = cfg.crop_size if cfg.preprocess == "resize_and_crop" else cfg.load_size
+    val_set = split and AlignedDataset(root, split, cfg.direction, load, cfg.crop_size, flip=False,
+                                       center_crop=True, check=check, **kw)
+    return train_set, val_set, split
+
+
+def init_from_checkpoint(G, D, path, cfg, log):
+    """Fine-tuning (--init-from): copy G's (and, when the file has it, D's) weights from `path`,
+    a p2p-train checkpoint or a p2p-export / p2p-convert file. Nothing else is taken: the
+    optimizers, the learning-rate schedule, the epoch count and the RNG start fresh, and the
+    dataset may be any other. The architecture settings must match."""
+    ck = load_checkpoint(path)
+    theirs = ck["config"]
+    mismatch = [k for k in ARCHITECTURE_G
+                if theirs.get(k, getattr(TrainConfig, k)) != getattr(cfg, k)]
+    if mismatch:
+        raise ValueError(f"--init-from {path}: its generator was built with " + ", ".join(
+            f"{k}={theirs.get(k)!r}" for k in mismatch) + "; this run has " + ", ".join(
+            f"{k}={getattr(cfg, k)!r}" for k in mismatch) + ". Pass the same settings (" +
+            " ".join(f"--{k.replace('_', '-')} {theirs.get(k)}" for k in mismatch) + ")")
+    G.load_state_dict(ck["G"])
+    what = "G"
+    d_fits = all(theirs.get(k, getattr(TrainConfig, k)) == getattr(cfg, k) for k in ARCHITECTURE_D)
+    if ck.get("D") is not None and d_fits:
+        D.load_state_dict(ck["D"])
+        what = "G and D"
+    elif ck.get("D") is not None:
+        log(f"note: the discriminator in {path} has another architecture ("
+            + ", ".join(f"{k}={theirs.get(k)!r}" for k in ARCHITECTURE_D)
+            + "): D starts from scratch")
+    else:
+        log(f"note: {path} holds no discriminator: D starts from scratch")
+    step = ck.get("step")
+    log(f"initialised {what} from {path}" + (f" (step {step} of its run)" if step else "")
+        + ": fresh optimizers, learning-rate schedule from epoch 1, this run's data")
+
+
+def schedule_change_note(old, new, epoch, lr):
+    """What resuming with other --n-epochs / --n-epochs-decay does to the learning rate.
+
+    old, new: (n_epochs, n_epochs_decay) of the checkpoint and of this run; epoch: the epochs
+    already trained; lr: the base learning rate. The rate follows the new schedule from the next
+    epoch on, so extending a finished run raises it again."""
+    total = sum(new)
+    last = lr * lr_factor(epoch, *old) if epoch else lr
+    msg = (f"the learning-rate schedule changed from {old[0]} + {old[1]} to {new[0]} + {new[1]} "
+           f"epochs (constant + linear decay). The rate follows the new schedule from epoch "
+           f"{epoch + 1} on: ")
+    if epoch >= total:
+        return msg + (f"none is left, since {epoch} epochs are done. Pass a larger --n-epochs "
+                      f"or --n-epochs-decay to train more")
+    nxt = lr * lr_factor(epoch + 1, *new)
+    msg += (f"epoch {epoch + 1} trains at {nxt:.3g} (the last epoch trained at {last:.3g}), "
+            f"epoch {total} at {lr * lr_factor(total, *new):.3g}.")
+    if nxt > last * 1.001:
+        msg += (" The rate goes UP again. To train on at the small final rate instead, start a "
+                "new run from this one's weights: --init-from CHECKPOINT --lr "
+                f"{last:.3g} --n-epochs 0 --n-epochs-decay N")
+    return msg
+
+
 def train(cfg):
     """Run (or resume) training; returns a dict: status ("finished", "stopped" at max_steps or
     "interrupted"), step, epoch, where the outputs are, and the trained G and D.
     Raises NonFiniteLossError."""
     _check_config(cfg)
-    d, device = tu.setup_distributed(tu.resolve_device(cfg.device))
+    d, device = setup_distributed(resolve_device(cfg.device))
     try:
         result = _train(cfg, d, device)
     except BaseException:
         if d.enabled and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
         raise
-    tu.cleanup_distributed(d)
+    cleanup_distributed(d)
     return result
 
 
@@ -203,18 +306,20 @@ def _train(cfg, d, device):
     if d.enabled:
         torch.distributed.barrier()
     root = resolve_dataset(cfg.dataset, cfg.data_root)
-    train_set = AlignedDataset(root, "train", cfg.direction, cfg.load_size, cfg.crop_size, flip=True)
-    if cfg.max_train_images:
-        train_set.paths = train_set.paths[:cfg.max_train_images]
-    split = _val_split(root)
-    val_set = split and AlignedDataset(root, split, cfg.direction, cfg.crop_size, cfg.crop_size,
-                                       flip=False)
-    shown = val_set or AlignedDataset(root, "train", cfg.direction, cfg.crop_size, cfg.crop_size,
-                                      flip=False)
+    with warnings.catch_warnings(record=True) as found:  # the start-up data check
+        warnings.simplefilter("always", DataWarning)
+        train_set, val_set, split = make_datasets(root, cfg, check=d.is_main)
+    for w in found:
+        if issubclass(w.category, DataWarning):
+            log(f"data warning: {w.message}")
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    shown = val_set or train_set.deterministic(
+        cfg.crop_size if cfg.preprocess == "resize_and_crop" else cfg.load_size)
     fixed_pairs = [shown[i] for i in range(min(4, len(shown)))]  # the same pairs in every grid
-    sampler = tu.ResumableSampler(train_set, cfg.seed, d.rank, d.world_size)
-    loader = DataLoader(tu.SeededPairs(train_set, cfg.seed), batch_size=cfg.batch_size,
-                        sampler=sampler, num_workers=cfg.num_workers,
+    sampler = ResumableSampler(train_set, cfg.seed, d.rank, d.world_size)
+    loader = DataLoader(SeededPairs(train_set, cfg.seed), batch_size=cfg.batch_size,
+                        sampler=sampler, num_workers=cfg.num_workers, collate_fn=collate_pairs,
                         pin_memory=device.type == "cuda", persistent_workers=cfg.num_workers > 0,
                         generator=torch.Generator().manual_seed(cfg.seed))  # keeps global RNG out
     steps_per_epoch = len(loader)
@@ -222,7 +327,7 @@ def _train(cfg, d, device):
     # ---- models, optimizers, schedules
     seed_everything(cfg.seed)  # the same initial weights on every rank
     G, D = build_models(cfg)
-    G, D = tu.convert_sync_batchnorm(G.to(device), D.to(device), device, d, log)
+    G, D = convert_sync_batchnorm(G.to(device), D.to(device), device, d, log)
     if cfg.channels_last:
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
     opt_G, opt_D = make_optimizers(G, D, cfg.lr, cfg.beta1)
@@ -230,11 +335,15 @@ def _train(cfg, d, device):
     scaler = torch.amp.GradScaler(device.type) if cfg.amp == "fp16" else None
     seed_everything(cfg.seed + d.rank)  # each rank its own dropout noise
     epoch = batch = step = 0
+    ckpts = RunCheckpoints(out, cfg.keep_every_epochs, cfg.best_metric)
 
+    if cfg.init_from and not cfg.resume:
+        init_from_checkpoint(G, D, cfg.init_from, cfg, log)
     if cfg.resume:
         ck = load_checkpoint(ckpt_path)
-        changed = {k: (ck["config"].get(k), getattr(cfg, k)) for k in MUST_MATCH
-                   if ck["config"].get(k) != getattr(cfg, k)}
+        before = {k: ck["config"].get(k, getattr(TrainConfig, k)) for k in MUST_MATCH}
+        changed = {k: (before[k], getattr(cfg, k)) for k in MUST_MATCH
+                   if before[k] != getattr(cfg, k)}
         if changed:
             raise ValueError(f"cannot resume {ckpt_path} with different settings: " + ", ".join(
                 f"{k} was {a!r}, now {b!r}" for k, (a, b) in changed.items()))
@@ -244,6 +353,19 @@ def _train(cfg, d, device):
         if scaler is not None and ck.get("scaler"):
             scaler.load_state_dict(ck["scaler"])
         epoch, batch, step = ck["epoch"], ck["batch"], ck["step"]
+        ckpts.restore(ck)
+        old = (ck["config"].get("n_epochs"), ck["config"].get("n_epochs_decay"))
+        if old != (cfg.n_epochs, cfg.n_epochs_decay):
+            base_lr = sched_G.base_lrs[0]
+            for opt in (opt_G, opt_D):  # this epoch already trains at the new schedule's rate
+                for group, base in zip(opt.param_groups, sched_G.base_lrs):
+                    group["lr"] = base * lr_factor(epoch + 1, cfg.n_epochs, cfg.n_epochs_decay)
+            log("note: " + schedule_change_note(old, (cfg.n_epochs, cfg.n_epochs_decay), epoch,
+                                                base_lr))
+        elif epoch >= cfg.n_epochs + cfg.n_epochs_decay:
+            log(f"note: {ckpt_path} finished all {epoch} epochs ({cfg.n_epochs} + "
+                f"{cfg.n_epochs_decay}); pass a larger --n-epochs or --n-epochs-decay to train "
+                f"more (the learning rate then follows the new schedule)")
         if d.rank < len(ck["rng"]):
             set_rng_state(ck["rng"][d.rank])
         else:  # e.g. after Ctrl-C under torchrun, only rank 0 could save its state
@@ -254,7 +376,7 @@ def _train(cfg, d, device):
                 f"uninterrupted run exactly")
         log(f"resuming {ckpt_path} at epoch {epoch + 1}, batch {batch}, step {step}")
 
-    G_run, D_run = (tu.wrap_ddp(G, device), tu.wrap_ddp(D, device)) if d.enabled else (G, D)
+    G_run, D_run = (wrap_ddp(G, device), wrap_ddp(D, device)) if d.enabled else (G, D)
     if cfg.compile:
         G_run, D_run = torch.compile(G_run), torch.compile(D_run)
 
@@ -263,7 +385,7 @@ def _train(cfg, d, device):
         samples_dir.mkdir(parents=True, exist_ok=True)
         for path, key, last in ((losses_path, "step", step), (metrics_path, "epoch", epoch)):
             if cfg.resume:
-                tu.truncate_jsonl(path, key, last)
+                truncate_jsonl(path, key, last)
             else:
                 path.unlink(missing_ok=True)
         from torch.utils.tensorboard import SummaryWriter
@@ -271,16 +393,32 @@ def _train(cfg, d, device):
 
     saved = {"step": step if cfg.resume else None}
 
-    def save(collective=True):
-        """Checkpoint on rank 0 (every rank's RNG state when all ranks reach this point)."""
-        rngs = tu.gather_objects(rng_state(), d) if collective else [rng_state()]
+    def save(collective=True, record=None):
+        """Checkpoint on rank 0 (every rank's RNG state when all ranks reach this point).
+        At an epoch end, `record` (the validation metrics) may also update best.pt, and the
+        history keeps a copy every --keep-every-epochs."""
+        rngs = gather_objects(rng_state(), d) if collective else [rng_state()]
         saved["step"] = step
-        if d.is_main:
-            save_checkpoint(ckpt_path, {
-                "G": G.state_dict(), "D": D.state_dict(), "opt_G": opt_G.state_dict(),
-                "opt_D": opt_D.state_dict(), "sched_G": sched_G.state_dict(),
-                "sched_D": sched_D.state_dict(), "scaler": scaler.state_dict() if scaler else None,
-                "epoch": epoch, "batch": batch, "step": step, "config": asdict(cfg), "rng": rngs})
+        if not d.is_main:
+            return
+        checkpoint = {
+            "G": G.state_dict(), "D": D.state_dict(), "opt_G": opt_G.state_dict(),
+            "opt_D": opt_D.state_dict(), "sched_G": sched_G.state_dict(),
+            "sched_D": sched_D.state_dict(), "scaler": scaler.state_dict() if scaler else None,
+            "epoch": epoch, "batch": batch, "step": step, "config": asdict(cfg), "rng": rngs}
+        if record is None:
+            ckpts.save(checkpoint)
+            return
+        for path in ckpts.end_of_epoch(checkpoint, record, epoch):
+            if path == ckpts.best_path:
+                log(f"epoch {epoch}: best {ckpts.best_metric} so far "
+                    f"({ckpts.best['value']:.4f}): {path}")
+
+    if d.is_main and cfg.best_metric and not val_set:
+        log("note: no val/ or test/ split: best.pt is not written (--best-metric needs one)")
+    elif d.is_main and cfg.best_metric and split == "test":
+        log("note: no val/ split, so best.pt is chosen on test/: scores measured on test/ "
+            "for that checkpoint are optimistic")
 
     total_epochs = cfg.n_epochs + cfg.n_epochs_decay
     total_steps = total_epochs * steps_per_epoch
@@ -316,8 +454,10 @@ def _train(cfg, d, device):
                         f"{batch + 1}): stopping; {last}. Try --amp off, a lower --lr, or check "
                         f"the data")
                 step, batch = step + 1, batch + 1
+                if cfg.save_every_steps and step % cfg.save_every_steps == 0:
+                    save()
                 if d.is_main:
-                    tu.append_jsonl(losses_path, {"step": step, "epoch": epoch + 1, **values})
+                    append_jsonl(losses_path, {"step": step, "epoch": epoch + 1, **values})
                     for k, v in values.items():
                         writer.add_scalar(f"train/{k}", v, step)
                     bar.set_postfix(D=f"{values['loss_D']:.3f}", G_GAN=f"{values['loss_G_GAN']:.3f}",
@@ -329,9 +469,9 @@ def _train(cfg, d, device):
             sched_G.step()
             sched_D.step()
             epoch, batch = epoch + 1, 0
-            tu.end_of_epoch(cfg, G, val_set, fixed_pairs, device, epoch, step, writer, lr,
-                          samples_dir, metrics_path, d, log)
-            save()
+            record = end_of_epoch(cfg, G, val_set, fixed_pairs, device, epoch, step, writer,
+                                     lr, samples_dir, metrics_path, d, log)
+            save(record=record)
         if epoch < total_epochs:
             status = "stopped"
             save()
@@ -345,10 +485,11 @@ def _train(cfg, d, device):
         if writer is not None:
             writer.close()
     if d.is_main and status != "interrupted":
-        grid = tu.sample_grid(G, fixed_pairs, device, cfg.test_mode, cfg.seed)
+        grid = sample_grid(G, fixed_pairs, device, cfg.test_mode, cfg.seed)
         from torchvision.utils import save_image
         save_image(grid, samples_dir / "final.png", nrow=3)
     return {"status": status, "step": step, "epoch": epoch, "checkpoint": ckpt_path,
+            "best": ckpts.best_path if ckpts.best else None,
             "samples": samples_dir, "metrics": metrics_path, "losses": losses_path,
             "tensorboard": out / "tensorboard", "G": G, "D": D}
 
@@ -367,6 +508,16 @@ def parse_args(argv=None):
                    help="BtoA = labels -> photo on facades and synthetic (default: %(default)s)")
     p.add_argument("--load-size", type=int, default=c.load_size, help="jitter: resize to this")
     p.add_argument("--crop-size", type=int, default=c.crop_size, help="jitter: random crop size")
+    p.add_argument("--preprocess", choices=PREPROCESS, default=c.preprocess,
+                   help="resize_and_crop: the paper's jitter; crop: crop at the image's own size; "
+                        "scale_width_and_crop: scale the width to --load-size, then crop; none: "
+                        "keep each size, pad to a multiple of 2**num_downs (default: %(default)s)")
+    p.add_argument("--no-flip", dest="flip", action="store_false",
+                   help="no random mirroring (where it breaks the task: maps, text, ...)")
+    p.add_argument("--input-nc", type=int, default=c.input_nc,
+                   help="channels of G's input: 1 for grayscale (default: %(default)s)")
+    p.add_argument("--output-nc", type=int, default=c.output_nc,
+                   help="channels of G's output (default: %(default)s)")
     p.add_argument("--max-train-images", type=int, default=None, help="use the first N pairs")
     p.add_argument("--n-epochs", type=int, default=c.n_epochs, help="epochs at the initial lr")
     p.add_argument("--n-epochs-decay", type=int, default=c.n_epochs_decay,
@@ -390,13 +541,27 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=c.seed)
     p.add_argument("--out", default=c.out, help="run folder (default: %(default)s)")
     p.add_argument("--resume", action="store_true", help="continue OUT/checkpoint.pt exactly")
+    p.add_argument("--init-from", default=None, metavar="CKPT",
+                   help="fine-tune: start from the weights in CKPT (a p2p-train checkpoint or a "
+                        "p2p-export / p2p-convert file) with fresh optimizers and schedule")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
+    p.add_argument("--save-every-steps", type=int, default=None, metavar="N",
+                   help="also save OUT/checkpoint.pt every N steps (atomically), not only at "
+                        "epoch ends")
+    p.add_argument("--keep-every-epochs", type=int, default=None, metavar="N",
+                   help="keep a copy of the checkpoint every N epochs: OUT/checkpoints/epoch_NNN.pt")
+    p.add_argument("--best-metric", choices=(*BEST_METRICS, "none"), default=c.best_metric,
+                   help="OUT/best.pt is the epoch with the best validation value of this metric "
+                        "(default: %(default)s, lower is better; psnr and ssim: higher)")
     p.add_argument("--num-workers", type=int, default=c.num_workers)
     p.add_argument("--val-every", type=int, default=c.val_every, help="epochs")
     p.add_argument("--sample-every", type=int, default=c.sample_every, help="epochs")
-    p.add_argument("--test-mode", choices=tu.TEST_MODES, default=c.test_mode,
+    p.add_argument("--test-mode", choices=TEST_MODES, default=c.test_mode,
                    help="G at validation: paper = dropout and batch statistics on")
-    return TrainConfig(**vars(p.parse_args(argv)))
+    args = vars(p.parse_args(argv))
+    if args["best_metric"] == "none":
+        args["best_metric"] = None
+    return TrainConfig(**args)
 
 
 def _interrupt(signum, frame):
@@ -418,6 +583,7 @@ def main(argv=None):
               f"  metrics:     {result['metrics']}\n"
               f"  losses:      {result['losses']}\n"
               f"  checkpoint:  {result['checkpoint']}\n"
+              + (f"  best:        {result['best']}\n" if result["best"] else "") +
               f"  TensorBoard: tensorboard --logdir {result['tensorboard']}")
     if result["status"] == "interrupted":
         sys.exit(130)

@@ -60,13 +60,18 @@ def test_translate_modes_and_single_images(trained, capsys):
     tmp, run = trained
     pair = sorted((tmp / "syn" / "test").glob("*.png"))[0]
     labels = Image.open(pair).crop((64, 0, 128, 64))  # B = the label map, BtoA input
-    labels.resize((100, 100)).save(tmp / "labels.png")  # the wrong size: resized, with a note
+    labels.resize((100, 70)).save(tmp / "labels.png")  # another size: kept, not squashed
     outs = {}
     for mode in ("paper", "eval"):
         translate.main(["--checkpoint", str(run), str(tmp / "labels.png"), "--out",
                         str(tmp / mode), "--mode", mode])
         outs[mode] = np.array(Image.open(tmp / mode / "labels.png"))
-    assert "resized 1 input(s)" in capsys.readouterr().out
+    assert outs["eval"].shape == (70, 100, 3)
+    assert "at their own size" in capsys.readouterr().out
+    translate.main(["--checkpoint", str(run), str(tmp / "labels.png"), "--out",
+                    str(tmp / "square"), "--square"])  # the old way: the training crop size
+    assert Image.open(tmp / "square" / "labels.png").size == (64, 64)
+    assert "resized to 64x64" in capsys.readouterr().out
     assert not np.array_equal(outs["paper"], outs["eval"])  # dropout + batch statistics vs eval()
     # The pair and its B half alone give the same output (the input half is picked by direction).
     translate.main(["--checkpoint", str(run), str(pair), "--out", str(tmp / "pair"),

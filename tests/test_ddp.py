@@ -58,4 +58,4 @@ def test_torchrun_two_cpu_processes(tmp_path):
     checkpoint = torch.load(run / "checkpoint.pt", weights_only=True)
     assert checkpoint["step"] == 4 and len(checkpoint["rng"]) == 2
     assert sorted(p.name for p in run.iterdir()) == [
-        "checkpoint.pt", "losses.jsonl", "metrics.jsonl", "samples", "tensorboard"]
+        "best.pt", "checkpoint.pt", "losses.jsonl", "metrics.jsonl", "samples", "tensorboard"]

@@ -268,3 +268,53 @@ def test_cli_rejects_unknown_dataset():
     with pytest.raises(SystemExit) as exc:
         main(["download", "facade"])
     assert exc.value.code == 2
+
+
+# SHA-256 and mirrors
+
+
+def test_sha256_is_printed_and_verified(tmp_path, server, facades_tgz, capsys):
+    import hashlib
+    server.files["facades.tar.gz"] = facades_tgz
+    digest = hashlib.sha256(facades_tgz).hexdigest()
+    download_dataset("facades", tmp_path / "a", base_url=server.url)
+    assert f"SHA-256 of facades.tar.gz: {digest} (no published checksum" in capsys.readouterr().out
+    download_dataset("facades", tmp_path / "b", base_url=server.url, sha256=digest.upper())
+    assert "(as expected)" in capsys.readouterr().out
+    assert len(list((tmp_path / "b" / "facades" / "test").iterdir())) == 106
+
+
+def test_wrong_sha256_refuses_the_archive(tmp_path, server, facades_tgz):
+    server.files["facades.tar.gz"] = facades_tgz
+    with pytest.raises(DownloadError, match=r"SHA-256 [0-9a-f]{64}, expected 0{64}") as err:
+        download_dataset("facades", tmp_path, base_url=server.url, sha256="0" * 64)
+    assert "deleted" in str(err.value)
+    assert not (tmp_path / "facades").exists() and leftovers(tmp_path) == []
+    with pytest.raises(ValueError, match="64 hexadecimal digits"):
+        download_dataset("facades", tmp_path, base_url=server.url, sha256="abc")
+
+
+def test_mirrors_are_tried_in_turn(tmp_path, server, facades_tgz, capsys, monkeypatch):
+    server.files["facades.tar.gz"] = facades_tgz
+    dead = closed_port_url()
+    download_dataset("facades", tmp_path / "a", base_url=dead, mirrors=[server.url])
+    assert "trying the next server" in capsys.readouterr().out
+    assert len(list((tmp_path / "a" / "facades" / "train").iterdir())) == 400
+    with Server() as bad:  # a mirror that serves a broken archive, then a good one
+        bad.files["facades.tar.gz"] = facades_tgz[:2000]
+        monkeypatch.setenv("P2P_DATA_MIRRORS", server.url)
+        download_dataset("facades", tmp_path / "b", base_url=bad.url)
+    assert (tmp_path / "b" / "facades" / "val").is_dir() and leftovers(tmp_path / "b") == []
+    monkeypatch.delenv("P2P_DATA_MIRRORS")
+    with pytest.raises(DownloadError, match="every server failed") as err:
+        download_dataset("facades", tmp_path / "c", base_url=dead, mirrors=[closed_port_url()])
+    assert str(err.value).count("network seems unavailable") == 2
+
+
+def test_cli_sha256_and_mirror(tmp_path, server, facades_tgz):
+    import hashlib
+    server.files["facades.tar.gz"] = facades_tgz
+    digest = hashlib.sha256(facades_tgz).hexdigest()
+    assert main(["download", "facades", "--root", str(tmp_path), "--base-url", closed_port_url(),
+                 "--mirror", server.url, "--sha256", digest]) == 0
+    assert (tmp_path / "facades" / "train").is_dir()

@@ -27,7 +27,8 @@ def test_environment_yml_lists_the_same_dependencies_as_pyproject():
 def test_console_scripts_point_at_real_functions():
     import importlib
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    assert set(scripts) == {"p2p-train", "p2p-translate", "p2p-bench", "p2p-data"}
+    assert set(scripts) == {"p2p-train", "p2p-translate", "p2p-bench", "p2p-data", "p2p-export",
+                            "p2p-convert", "p2p-eval"}
     for target in scripts.values():
         module, func = target.split(":")
         assert callable(getattr(importlib.import_module(module), func)), target
