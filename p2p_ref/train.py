@@ -32,6 +32,7 @@ from p2p_ref.data import DIRECTIONS, AlignedDataset, resolve_dataset
 from p2p_ref.losses import GAN_MODES, discriminator_loss, generator_loss
 from p2p_ref.models import NORMS, PatchDiscriminator, UNetGenerator
 from p2p_ref import trainer_utils as tu
+from p2p_ref.fast_path import warn_if_slow_amp
 
 AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -190,6 +191,7 @@ def train(cfg):
 
 def _train(cfg, d, device):
     log = (lambda msg: tqdm.write(msg)) if d.is_main else (lambda msg: None)
+    warn_if_slow_amp(cfg.amp, device, log)  # e.g. bf16 on a CPU without native bf16
     out = Path(cfg.out)
     ckpt_path, samples_dir = out / "checkpoint.pt", out / "samples"
     losses_path, metrics_path = out / "losses.jsonl", out / "metrics.jsonl"
