@@ -381,7 +381,7 @@ def main(argv=None):
               f"with an NVIDIA GPU")
         return 0
     budget = Budget(cfg.budget)
-    out = Path(cfg.out)
+    out = Path(cfg.out).resolve()  # absolute: child processes run in the repository's root
     out.mkdir(parents=True, exist_ok=True)
     ctx = Context(cfg, out, budget, cuda=cuda and not cfg.dry_run_cpu,
                   device=torch.device("cpu" if cfg.dry_run_cpu else "cuda"),

@@ -276,7 +276,8 @@ def synthetic_set(ctx):
     """The synthetic set p2p-train uses (400 train pairs at 256 x 256), made if missing."""
     from p2p_ref.synthetic import make_synthetic_dataset
     c = ctx.config
-    root = Path(c.data_root) / ("synthetic" if not c.dry_run_cpu else "synthetic-gpu-check-dry-run")
+    root = Path(c.data_root).resolve() / ("synthetic" if not c.dry_run_cpu else
+                                          "synthetic-gpu-check-dry-run")
     start = time.perf_counter()
     if c.dry_run_cpu:
         make_synthetic_dataset(root, n_train=4, n_val=1, n_test=2, size=64)
