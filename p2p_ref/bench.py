@@ -219,7 +219,7 @@ def _measure_safely(cfg, label, fast):
         return measure(cfg, label, fast)
     except Exception as e:  # reported as the row's error; the other rows still run
         return {"label": label, "config": fast.describe(), "settings": asdict(fast),
-                "error": f"{type(e).__name__}: {e}"[:2000]}
+                "batch_size": cfg.batch_size, "error": f"{type(e).__name__}: {e}"[:2000]}
 
 
 def measure_in_child(cfg, label, fast, timeout=None):
@@ -230,7 +230,7 @@ def measure_in_child(cfg, label, fast, timeout=None):
         return pool.apply_async(_measure_safely, (cfg, label, fast)).get(timeout)
     except mp.TimeoutError:
         return {"label": label, "config": fast.describe(), "settings": asdict(fast),
-                "error": f"timed out after {timeout:.0f} s"}
+                "batch_size": cfg.batch_size, "error": f"timed out after {timeout:.0f} s"}
     finally:
         pool.terminate()
         pool.join()

@@ -24,7 +24,6 @@ from p2p_ref import bench
 from p2p_ref.fast_path import BASELINE, choose
 
 REPO = Path(__file__).resolve().parents[1]
-PAIRS_PER_EPOCH = 400  # facades' training set, and the synthetic set's default
 
 
 class StepError(RuntimeError):
@@ -43,7 +42,7 @@ def child_env():
 def run_process(cmd, timeout, log_path, terminate_first=False):
     """Run cmd (its own process group) writing stdout and stderr to log_path; returns its exit
     code, or None when it ran past `timeout` seconds and was stopped. terminate_first: send
-    SIGTERM to the child itself first and give it 60 s to wrap up (the real run saves a
+    SIGTERM to the child itself first and give it 30 s to wrap up (the real run saves a
     checkpoint on SIGTERM), then kill the whole group."""
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
@@ -54,7 +53,7 @@ def run_process(cmd, timeout, log_path, terminate_first=False):
             if terminate_first:
                 proc.send_signal(signal.SIGTERM)
                 try:
-                    proc.wait(timeout=60)
+                    proc.wait(timeout=30)
                     return None
                 except subprocess.TimeoutExpired:
                     pass
@@ -128,7 +127,11 @@ def correctness(ctx):
         status, note = "skip", "no CUDA GPU: the tests skip"
     else:
         status, note = "pass", f"{len(tests)} tests passed"
-    return {"status": status, "note": note, "tests": tests, "log": str(log)}
+    result = {"status": status, "note": note, "tests": tests, "log": str(log)}
+    if status == "fail":
+        result["error"] = "\n\n".join(f"{t['name']}: {t['message']}" for t in tests
+                                      if t["outcome"] in ("failed", "error")) or tail(log)
+    return result
 
 
 # ---------------------------------------------------------------------------- 2. speed
@@ -155,7 +158,11 @@ def _speed_result(rows):
     status = "fail" if failed else ("skip" if len(skipped) == len(rows) else "pass")
     note = (f"failed: {', '.join(failed)}" if failed else
             f"skipped for time: {', '.join(skipped)}" if skipped else f"{len(rows)} rows")
-    return {"status": status, "note": note, "rows": rows}
+    result = {"status": status, "note": note, "rows": rows}
+    if failed:
+        result["error"] = "\n\n".join(f"{r['label']} (batch {r.get('batch_size', '?')}): "
+                                      f"{r['error']}" for r in rows if "error" in r)
+    return result
 
 
 def _bench_config(ctx, batch_size, steps, warmup):
@@ -294,7 +301,7 @@ def real_run(ctx):
         shutil.rmtree(out)  # the previous gpu-check's scratch run
     cfg = colab_gpu_config(str(root), str(out), max_steps=ctx.config.real_steps,
                            **ctx.config.real_overrides)
-    pairs = min(PAIRS_PER_EPOCH, len(list((root / "train").glob("*.png"))))
+    pairs = len(list((root / "train").glob("*.png")))  # 400, as in facades
     spe = -(-pairs // cfg.batch_size)
     config_path, timing_path = ctx.out / "real-run-config.json", ctx.out / "real-run-timing.json"
     config_path.write_text(json.dumps(asdict(cfg), indent=2))
@@ -302,7 +309,7 @@ def real_run(ctx):
     log = ctx.out / "real-run.log"
     cmd = [sys.executable, "-m", "p2p_ref.gpu_check_steps", "real-run", str(config_path),
            str(timing_path)]
-    code = run_process(cmd, ctx.timeout(ctx.step.cap_seconds, grace=60), log, terminate_first=True)
+    code = run_process(cmd, ctx.timeout(ctx.step.cap_seconds, grace=30), log, terminate_first=True)
     if not (out / "tensorboard").is_dir():
         raise StepError(f"the run wrote no TensorBoard log (exit code {code}); see {log}:\n"
                         f"{tail(log)}")
@@ -317,9 +324,12 @@ def real_run(ctx):
                   timing.get("status"), timing.get("status", "stopped by the time budget")),
               **numbers,
               "log": str(log)}
-    if code not in (0, None) or numbers["steps"] == 0:
+    if code not in (0, None):
         return {"status": "fail", "note": f"exit code {code}; see {log}", "error": tail(log),
                 **result}
+    if numbers["steps"] == 0:  # stopped by the budget before its first step ended
+        return {"status": "skip", "note": f"no step finished in the time left (compilation "
+                                          f"included); see {log}", **result}
     done = numbers["steps"] >= cfg.max_steps
     return {"status": "pass" if done else "skip",
             "note": (f"{numbers['steps']} steps" if done else

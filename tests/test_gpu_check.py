@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from p2p_ref import gpu_check, gpu_check_steps as steps
+from p2p_ref import gpu_check, gpu_check_report, gpu_check_steps as steps
 from p2p_ref.gpu_check import Budget, CheckConfig, Context, Step
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -82,10 +82,10 @@ def test_a_failing_step_is_recorded_and_the_others_still_run(tmp_path):
     assert [r["status"] for r in records] == ["pass", "fail", "pass"]
     assert records[0]["details"] == {"value": 1} and records[0]["note"] == "fine"
     assert "the GPU caught fire" in records[1]["note"] and "Traceback" in records[1]["error"]
-    report = gpu_check.make_report(ctx.config, {"date": "d", "torch": "t", "python": "p",
+    report = gpu_check_report.make_report(ctx.config, {"date": "d", "torch": "t", "python": "p",
                                                 "cpu": "c", "cpu_count": 2}, records, 12.0)
     assert not report["ok"] and report["failed"] == ["two"]
-    json_path, md_path = gpu_check.write_report(report, tmp_path / "out")
+    json_path, md_path = gpu_check_report.write_report(report, tmp_path / "out")
     assert json.loads(json_path.read_text())["failed"] == ["two"]
     md = md_path.read_text()
     assert md.startswith("# gpu-check: FAIL: two")
@@ -191,7 +191,7 @@ def test_markdown_tables_of_a_gpu_report():
          "note": "", "details": {"rows": [
              gpu_row("fast, compile default", 64, 100.0, tflops=59.7, peak_tflops=989,
                      peak_dtype="bf16", peak_fraction=59.7 / 989)]}}]
-    md = gpu_check.markdown(gpu_check.make_report(CheckConfig(), env, records, 450.0))
+    md = gpu_check_report.markdown(gpu_check_report.make_report(CheckConfig(), env, records, 450.0))
     assert md.startswith("# gpu-check: PASS")
     assert "NVIDIA H200 (139.8 GiB, compute capability 9.0" in md and "7.5 of 8.0 minutes" in md
     assert "| test_channels_last_matches_eager | passed | max_rel_diff 1.6e-07 | tolerance 0.001 |" in md
