@@ -7,9 +7,9 @@ same in every setting; only how its arithmetic runs changes, and what wins depen
   channels-last memory, `torch.compile`, TF32 for the remaining float32 work, cuDNN autotuning
   and fused Adam;
 - a CPU with native bf16 (AVX512-BF16 or AMX): bf16 autocast and channels-last;
-- any other CPU: float32 and channels-last. There bf16 is emulated in software: on a 2-core
-  AVX2 CPU a 64 x 64 training step took 8.7 times longer in bf16 than in float32.
-  `torch.compile` stays off by default on a CPU: compiling G and D takes minutes on a laptop,
+- any other CPU: float32 and channels-last. There bf16 has no hardware support and runs
+  through slow emulated kernels: a training step takes several times longer than in float32.
+  `torch.compile` stays off by default on a CPU: compiling G and D can take minutes there,
   and whether it then wins is for `p2p-bench --device cpu --each-option` to measure.
 
 `choose(device)` returns that choice as a `FastPath`; `warn_if_slow_amp` is the one-line warning
@@ -24,8 +24,8 @@ import torch
 
 AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-# CPU features (names as in /proc/cpuinfo and torch.cpu.get_capabilities) that run each
-# low-precision dtype natively; without them PyTorch converts to float32 and back around every op.
+# CPU features (names as in /proc/cpuinfo and torch.cpu.get_capabilities) that compute each
+# low-precision dtype in hardware; without them the dtype's kernels are emulated and slow.
 NATIVE_CPU_FEATURES = {"bf16": ("avx512_bf16", "amx_bf16"), "fp16": ("avx512_fp16", "amx_fp16")}
 
 
