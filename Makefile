@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv lab test train facades bench release screenshots clean
+.PHONY: venv lab test train facades bench gpu-check release screenshots clean
 
 # Create the venv if missing and (re)install the package whenever pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -49,10 +49,19 @@ facades: $(STAMP)
 	$(VENV)/bin/p2p-train $(FACADES_ARGS) --out $(FACADES_OUT)
 	$(PY) -m p2p_ref.results_figure $(FACADES_OUT) --dataset facades --out $(FACADES_OUT)/facades_results.png
 
-# Baseline vs fast path; on a machine without a GPU pass e.g. BENCH_ARGS="--size 64 --steps 5".
+# Baseline vs fast path; on a machine without a GPU pass e.g. BENCH_ARGS="--device cpu --size 128".
 BENCH_ARGS ?=
 bench: $(STAMP)
 	$(VENV)/bin/p2p-bench $(BENCH_ARGS)
+
+# On a machine with a CUDA GPU: prove and measure the fast path (pytest -m cuda, p2p-bench rows, a
+# real run of the Colab configuration, p2p-translate latency) in at most 8 minutes, with that
+# machine's own python3 and PyTorch from this checkout (PYTHONPATH=.; installs nothing). Writes
+# runs/gpu-check/gpu-check.json and gpu-check.md; exits 1 if a check fails, 0 without a GPU.
+# E.g. make gpu-check GPU_CHECK_ARGS="--budget 300 --skip speed-extra".
+GPU_CHECK_ARGS ?=
+gpu-check:
+	@PYTHONPATH=. $(PYTHON) -m p2p_ref.gpu_check $(GPU_CHECK_ARGS)
 
 # Regenerate the widget screenshots the README shows (needs Debian's chromium). The playground's
 # shows the G of `make train` ($(TRAIN_OUT)) when it is there, else a G trained for a few steps.

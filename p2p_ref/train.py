@@ -38,6 +38,7 @@ from p2p_ref.data import (DIRECTIONS, PREPROCESS, AlignedDataset, DataWarning, c
 from p2p_ref.data_order import ResumableSampler, SeededPairs
 from p2p_ref.losses import GAN_MODES, discriminator_loss, generator_loss
 from p2p_ref.models import NORMS, PatchDiscriminator, UNetGenerator
+from p2p_ref.fast_path import warn_if_slow_amp
 from p2p_ref.processes import (cleanup_distributed, convert_sync_batchnorm, gather_objects,
                                resolve_device, setup_distributed, wrap_ddp)
 from p2p_ref.run_log import append_jsonl, end_of_epoch, truncate_jsonl
@@ -293,6 +294,7 @@ def train(cfg):
 
 def _train(cfg, d, device):
     log = (lambda msg: tqdm.write(msg)) if d.is_main else (lambda msg: None)
+    warn_if_slow_amp(cfg.amp, device, log)  # e.g. bf16 on a CPU without native bf16
     out = Path(cfg.out)
     ckpt_path, samples_dir = out / "checkpoint.pt", out / "samples"
     losses_path, metrics_path = out / "losses.jsonl", out / "metrics.jsonl"

@@ -112,15 +112,18 @@ def test_train_cli_errors_and_entry_point(tmp_path):
 
 
 def test_bench_prints_both_rows_and_the_speed_up(capsys):
+    from p2p_ref.fast_path import choose
     rows = bench.main(["--device", "cpu", "--size", "32", "--steps", "2", "--warmup", "1",
                        "--ngf", "8", "--ndf", "8"])
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert any(line.startswith("baseline: eager, fp32") for line in lines)
-    assert any(line.startswith("fast: channels-last, bf16 autocast") for line in lines)
-    assert lines[-1].startswith("speed-up (fast / baseline):")
-    assert all(r["images_per_s"] > 0 and r["peak_mib"] > 0 for r in rows)
-    speedup = float(lines[-1].split(":")[1].strip().rstrip("x"))
+    assert any(line.startswith("baseline: fp32, NCHW, eager") for line in lines)
+    # the fast row is this CPU's choice: fp32 + channels-last, bf16 only with native bf16
+    assert any(line.startswith(f"fast: {choose('cpu').describe()}") for line in lines)
+    assert lines[-1].startswith("speed-up over the baseline: fast ")
+    assert [r["label"] for r in rows] == ["baseline", "fast"]
+    assert all(r["images_per_s"] > 0 and r["peak_mib"] > 0 and r["timed_steps"] == 2 for r in rows)
+    speedup = float(lines[-1].rsplit(" ", 1)[1].rstrip("x"))
     assert speedup == pytest.approx(rows[1]["images_per_s"] / rows[0]["images_per_s"], rel=0.01)
 
 
