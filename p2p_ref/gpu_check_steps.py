@@ -217,7 +217,8 @@ def colab_gpu_config(dataset, out, **overrides):
     """The `gpu` configuration of lessons/train_reference_on_colab.ipynb (its train cell),
     with `overrides` (e.g. max_steps); tests/test_gpu_check.py checks that the two agree."""
     from p2p_ref.train import TrainConfig
-    amp = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "fp16"
+    from p2p_ref.fast_path import cuda_native_bf16
+    amp = "bf16" if torch.cuda.is_available() and cuda_native_bf16() else "fp16"
     cfg = TrainConfig(dataset=dataset, direction="BtoA", n_epochs=100, n_epochs_decay=100,
                       amp=amp, channels_last=True, compile=True, out=out, resume=False)
     return replace(cfg, **overrides)

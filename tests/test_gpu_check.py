@@ -210,7 +210,8 @@ def test_colab_config_is_the_notebooks_gpu_cell(monkeypatch):
     settings = next(c for c in code if c.lstrip().startswith("# Settings"))
     train_cell = next(c for c in code if "cfg = TrainConfig(" in c)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    from p2p_ref import fast_path
+    monkeypatch.setattr(fast_path, "cuda_native_bf16", lambda *a, **k: True)
     namespace = {"torch": torch, "Path": Path, "dataset": "DATA", "WORK": Path("WORK")}
     exec(settings, namespace)
     namespace["CONFIG"] = "gpu"
