@@ -354,6 +354,7 @@ class GradingRun:
     students: dict = field(default_factory=dict)   # student id -> what the submission is
     scores: dict = field(default_factory=dict)     # student id -> {grade_id: Score}
     deleted_test: str = ""
+    regraded: set = field(default_factory=set)     # students re-graded in a fresh process too
 
     def autograded_notebook(self, student):
         path = self.course / "autograded" / student / self.assignment / self.notebook
@@ -392,11 +393,19 @@ def load_alternatives(assignment):
     return list(getattr(sys.modules["grading_cases." + assignment.split("_")[0]], "ALTERNATIVES", []))
 
 
-def grade_assignment(course, assignment, mutations, timeout=None, pack=True):
+def grade_assignment(course, assignment, mutations, timeout=None, pack=True, regrade_wrong=False,
+                     tamper_loop=False):
     """Release `assignment` in the course, submit the solution, the blank lesson, the grading
-    cases (packed into shared submissions by pack_cases unless pack=False) and four tampered
-    lessons, autograde them all in one nbgrader run and return the scores. `timeout` overrides
-    the per-cell execution limit of the config."""
+    cases (packed into shared submissions by pack_cases unless pack=False) and the tampered
+    lessons, autograde them all and return the scores. `timeout` overrides the per-cell
+    execution limit of the config.
+
+    The fresh-process re-grade (p2p_ref.nbgrader_regrade) runs on the submissions whose points
+    it guards: the solution, the blank lesson, the lesson that switches the checks off and the
+    correct alternatives (which must keep every point in both runs). Wrong cases fail in the
+    kernel already, and the re-grade can only take points away, so they are graded without it
+    unless regrade_wrong=True; the same goes for the tampered copies that test nbgrader's own
+    safeguards (a deleted or edited test cell, and, with tamper_loop=True, an endless loop)."""
     course = Path(course)
     release = generate(course, assignment)
     source_path = notebook_path(course / "solutions" / assignment)
@@ -407,6 +416,7 @@ def grade_assignment(course, assignment, mutations, timeout=None, pack=True):
     run = GradingRun(course, assignment, name, autograded_cells(solution_nb), mutations)
     submissions = {SOLUTION: ("the solution notebook", solution_nb),
                    BLANK: ("the released lesson, untouched", lesson_nb)}
+    regraded = {SOLUTION, BLANK, TAMPER_CHECKS}
     names = set()
     for m in mutations:
         if safe_student_id(m["name"]) in names:
@@ -423,7 +433,10 @@ def grade_assignment(course, assignment, mutations, timeout=None, pack=True):
             nb = apply_mutation(nb, case)
         submissions[student] = (("grading case " if len(cases) == 1 else "grading cases ")
                                 + bin_label(cases), nb)
-    submissions[TAMPER_LOOP] = ("lesson with an endless loop", tamper_infinite_loop(lesson_nb))
+        if regrade_wrong or not any(c["fails"] for c in cases):
+            regraded.add(student)
+    if tamper_loop:
+        submissions[TAMPER_LOOP] = ("lesson with an endless loop", tamper_infinite_loop(lesson_nb))
     deleted_nb, run.deleted_test = tamper_delete_test(lesson_nb)
     submissions[TAMPER_DELETE] = (f"lesson without test cell {run.deleted_test}", deleted_nb)
     submissions[TAMPER_EDIT] = ("lesson with every test cell edited to `pass`",
@@ -434,10 +447,15 @@ def grade_assignment(course, assignment, mutations, timeout=None, pack=True):
     for student, (what, nb) in submissions.items():
         submit(course, student, assignment, nb, name)
         run.students[student] = what
+    run.regraded = regraded
     args = ["autograde", assignment]
     if timeout is not None:
         args.append(f"--Execute.timeout={int(timeout)}")
-    nbgrader(course, *args)
+    plain = sorted(set(submissions) - regraded)
+    nbgrader(course, *args, "--CourseDirectory.student_id_exclude=" + ",".join(plain))
+    if plain:
+        nbgrader(course, *args, "--IsolatedRegrade.enabled=False",
+                 "--CourseDirectory.student_id_exclude=" + ",".join(sorted(regraded)))
     run.scores = read_scores(course, assignment, source_path.stem, submissions)
     return run
 

@@ -35,8 +35,16 @@ def existing_assignments():
 # what a correct grading run looks like (shared by the real assignments and the toy)
 
 def full_marks_problems(run, student=SOLUTION):
-    return [f"{g}: {run.scores[student][g].score:g} of {pts:g} points"
-            for g, pts in run.autograded.items() if run.scores[student][g].score != pts]
+    problems = [f"{g}: {run.scores[student][g].score:g} of {pts:g} points"
+                for g, pts in run.autograded.items() if run.scores[student][g].score != pts]
+    # correct work passes the fresh-process re-grade too, and nothing in it is flagged
+    if student in run.regraded:
+        regrade = run.autograded_notebook(student).metadata.get("p2p_regrade")
+        if regrade is None:
+            problems.append("the re-grade did not run")
+        elif regrade["flagged"]:
+            problems.append(f"flagged by the re-grade: {regrade['flagged']}")
+    return problems
 
 
 def zero_problems(run, student):
@@ -63,18 +71,25 @@ def mutation_problems(run):
 def tamper_problems(run):
     problems = []
     for student in (TAMPER_LOOP, TAMPER_DELETE, TAMPER_EDIT, TAMPER_CHECKS):
-        problems += [f"{student}: {p}" for p in zero_problems(run, student)]
+        if student in run.scores:
+            problems += [f"{student}: {p}" for p in zero_problems(run, student)]
 
     # the endless loop was interrupted and grading went on to the last cell
-    nb = run.autograded_notebook(TAMPER_LOOP)
-    looped = [c for c in nb.cells if c.cell_type == "code"
-              and c.source.startswith("while True:")]
-    errors = [o.get("ename") for c in looped for o in c.get("outputs", []) if o.output_type == "error"]
-    if not looped or not errors:
-        problems.append(f"{TAMPER_LOOP}: the looping cell shows no interruption error")
-    last_code = [c for c in nb.cells if c.cell_type == "code"][-1]
-    if last_code.get("execution_count") is None:
-        problems.append(f"{TAMPER_LOOP}: grading stopped before the last code cell")
+    if TAMPER_LOOP in run.scores:
+        nb = run.autograded_notebook(TAMPER_LOOP)
+        looped = [c for c in nb.cells if c.cell_type == "code"
+                  and c.source.startswith("while True:")]
+        errors = [o.get("ename") for c in looped for o in c.get("outputs", []) if o.output_type == "error"]
+        if not looped or not errors:
+            problems.append(f"{TAMPER_LOOP}: the looping cell shows no interruption error")
+        last_code = [c for c in nb.cells if c.cell_type == "code"][-1]
+        if last_code.get("execution_count") is None:
+            problems.append(f"{TAMPER_LOOP}: grading stopped before the last code cell")
+
+    # switching the checks off fooled the kernel, and the re-grade took the points back
+    flagged = [g for g, sc in run.scores[TAMPER_CHECKS].items() if sc.needs_manual_grade]
+    if run.autograded and not flagged:
+        problems.append(f"{TAMPER_CHECKS}: no test cell was flagged for review")
 
     # a deleted test cell is not restored in 0.9.6 (OverwriteCells.add_missing_cells is off):
     # it scores 0 and is flagged for the instructor in Formgrader
@@ -133,6 +148,14 @@ def graded(request, all_graded):
 
 def test_solution_gets_full_marks(graded):
     assert_no_problems(graded, full_marks_problems(graded), "the solution lost points")
+
+
+def test_correct_alternatives_keep_every_point_in_both_runs(graded):
+    problems = []
+    for student, cases in graded.bins:
+        if not any(c["fails"] for c in cases):
+            problems += [f"{bin_label(cases)}: {p}" for p in full_marks_problems(graded, student)]
+    assert_no_problems(graded, problems, "a correct alternative lost points or was flagged")
 
 
 def test_untouched_lesson_gets_zero(graded):
@@ -216,7 +239,7 @@ def toy(tmp_path_factory):
     root = tmp_path_factory.mktemp("toy")
     write_toy_assignment(root / "toy-solutions")
     course = make_course(root / "course", ["toy"], solutions=root / "toy-solutions")
-    return grade_assignment(course, "toy", TOY_MUTATIONS, timeout=10, pack=False)
+    return grade_assignment(course, "toy", TOY_MUTATIONS, timeout=10, pack=False, tamper_loop=True)
 
 
 def test_harness_on_toy_assignment(toy):

@@ -144,7 +144,7 @@ def tamper_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("tamper")
     write_tamper_toy(root / "sources")
     course = make_course(root / "course", ["tt"], solutions=root / "sources")
-    return grade_assignment(course, "tt", CASES, timeout=60, pack=False)
+    return grade_assignment(course, "tt", CASES, timeout=60, pack=False, regrade_wrong=True)
 
 
 def _notes(run, student, gid):
