@@ -2,12 +2,19 @@
 
 The "student" functions below are copies of p2p_ref.data written out here, as a student would
 write them in the notebook; each wrong version changes one thing and must fail the check that
-covers it, with a message that says what is wrong, and pass the checks it does not break.
+covers it, with a message that says what is wrong, and pass the checks it does not break. The
+correct alternatives (other formulas, torchvision's and NumPy's tools, the official code's idioms,
+other ways of drawing the random numbers) must pass every check.
 """
 
+import random
+
+import numpy as np
 import pytest
 import torch
+import torchvision.transforms as T
 import torchvision.transforms.functional as TF
+from PIL import Image
 from torchvision.transforms import InterpolationMode
 
 import p2p_ref.data
@@ -58,19 +65,148 @@ def paired_jitter_concat(a, b, load_size=286, crop_size=256, flip=True, generato
     return ab[:a.shape[0]], ab[a.shape[0]:]
 
 
-def test_correct_solutions_pass(capsys):
-    check.split_ab(split_ab)
-    check.split_ab_odd_width(split_ab)
-    check.normalize(normalize)
-    check.denormalize(denormalize)
-    check.denormalize_clamps(denormalize)
-    check.round_trip(normalize, denormalize)
-    for jitter in (paired_jitter, paired_jitter_concat):
-        check.paired_jitter_shapes(jitter)
-        check.paired_jitter_aligned(jitter)
-        check.paired_jitter_seeded(jitter)
-        check.paired_jitter_random(jitter)
-    assert capsys.readouterr().out.count("\N{CHECK MARK}") == 14
+# ------------------------------------------------- correct alternatives: other ways to write them
+
+def split_ab_tensor(image):
+    """Through a tensor: slice the width axis, back to PIL."""
+    t = TF.to_tensor(image)
+    w = t.shape[-1]
+    if w % 2 == 1:
+        raise ValueError(f"width {w} is odd, cannot split into A|B")
+    return TF.to_pil_image(t[..., : w // 2]), TF.to_pil_image(t[..., w // 2:])
+
+
+def split_ab_numpy(image):
+    """Through NumPy: np.hsplit raises its own ValueError for odd widths, re-raised with the size."""
+    arr = np.asarray(image)
+    try:
+        left, right = np.hsplit(arr, 2)
+    except ValueError:
+        raise ValueError(f"cannot split an image of size {image.size} into two halves") from None
+    return Image.fromarray(left), Image.fromarray(right)
+
+
+def normalize_shift_scale(t):
+    return (t - 0.5) / 0.5
+
+
+def denormalize_shift_scale(t):
+    return torch.clamp(t * 0.5 + 0.5, min=0.0, max=1.0)
+
+
+_to_signed = T.Normalize(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))  # the official code's idiom
+_to_unsigned = T.Normalize(mean=(-1.0, -1.0, -1.0), std=(2.0, 2.0, 2.0))
+
+
+def normalize_torchvision(t):
+    return _to_signed(t)
+
+
+def denormalize_torchvision(t):
+    return _to_unsigned(t).clamp(0, 1)
+
+
+def paired_jitter_get_params(a, b, load_size=286, crop_size=256, flip=True, generator=None):
+    """torchvision's RandomCrop.get_params (torch's global generator) and TF.crop / TF.hflip."""
+    a = TF.resize(a, [load_size, load_size], interpolation=InterpolationMode.BICUBIC,
+                  antialias=True)
+    b = TF.resize(b, [load_size, load_size], interpolation=InterpolationMode.BICUBIC,
+                  antialias=True)
+    i, j, h, w = T.RandomCrop.get_params(a, output_size=(crop_size, crop_size))
+    a, b = TF.crop(a, i, j, h, w), TF.crop(b, i, j, h, w)
+    if flip and torch.rand(1).item() > 0.5:
+        a, b = TF.hflip(a), TF.hflip(b)
+    return a, b
+
+
+def get_params(load_size, crop_size):
+    """The official code's base_dataset.get_params: Python's random, crop position and flip."""
+    x = random.randint(0, np.maximum(0, load_size - crop_size))
+    y = random.randint(0, np.maximum(0, load_size - crop_size))
+    return {"crop_pos": (x, y), "flip": random.random() > 0.5}
+
+
+def transform(img, params, load_size, crop_size, flip):
+    """The official code's get_transform, for one tensor: resize, crop at params, maybe flip."""
+    img = TF.resize(img, [load_size, load_size], interpolation=InterpolationMode.BICUBIC,
+                    antialias=True)
+    x, y = params["crop_pos"]
+    img = img[:, y:y + crop_size, x:x + crop_size]
+    if flip and params["flip"]:
+        img = torch.flip(img, dims=[2])
+    return img
+
+
+def paired_jitter_official(a, b, load_size=286, crop_size=256, flip=True, generator=None):
+    """One set of params, drawn before anything else (flip included), applied to both."""
+    params = get_params(load_size, crop_size)
+    return (transform(a, params, load_size, crop_size, flip),
+            transform(b, params, load_size, crop_size, flip))
+
+
+def paired_jitter_pil(a, b, load_size=286, crop_size=256, flip=True, generator=None):
+    """Through PIL, as the official code works: NumPy draws, Image.resize / crop / transpose."""
+    def pil(t):
+        return Image.fromarray((t.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+
+    top, left = np.random.randint(0, load_size - crop_size + 1, size=2)
+    mirror = flip and np.random.rand() < 0.5
+    out = []
+    for t in (a, b):
+        img = pil(t).resize((load_size, load_size), Image.BICUBIC)
+        img = img.crop((left, top, left + crop_size, top + crop_size))
+        if mirror:
+            img = img.transpose(Image.FLIP_LEFT_RIGHT)
+        out.append(TF.to_tensor(img))
+    return tuple(out)
+
+
+CORRECT_SPLITS = [split_ab, split_ab_tensor, split_ab_numpy]
+CORRECT_NORMALIZE = [(normalize, denormalize), (normalize_shift_scale, denormalize_shift_scale),
+                     (normalize_torchvision, denormalize_torchvision)]
+CORRECT_JITTERS = [paired_jitter, paired_jitter_concat, paired_jitter_get_params,
+                   paired_jitter_official, paired_jitter_pil]
+
+
+@pytest.mark.parametrize("fn", CORRECT_SPLITS, ids=lambda f: f.__name__)
+def test_correct_split_ab_passes(fn, capsys):
+    check.split_ab(fn)
+    check.split_ab_odd_width(fn)
+    assert capsys.readouterr().out.count("\N{CHECK MARK}") == 2
+
+
+@pytest.mark.parametrize("fns", CORRECT_NORMALIZE, ids=lambda f: f[0].__name__)
+def test_correct_normalize_passes(fns, capsys):
+    norm, denorm = fns
+    check.normalize(norm)
+    check.denormalize(denorm)
+    check.denormalize_clamps(denorm)
+    check.round_trip(norm, denorm)
+    assert capsys.readouterr().out.count("\N{CHECK MARK}") == 4
+
+
+@pytest.mark.parametrize("fn", CORRECT_JITTERS, ids=lambda f: f.__name__)
+def test_correct_paired_jitter_passes(fn, capsys):
+    check.paired_jitter_shapes(fn)
+    check.paired_jitter_aligned(fn)
+    check.paired_jitter_seeded(fn)
+    check.paired_jitter_random(fn)
+    assert capsys.readouterr().out.count("\N{CHECK MARK}") == 4
+
+
+def test_jitter_checks_leave_the_global_generators_as_they_were():
+    torch.manual_seed(123)
+    random.seed(123)
+    np.random.seed(123)
+    want = torch.rand(3), random.random(), np.random.rand()
+    torch.manual_seed(123)
+    random.seed(123)
+    np.random.seed(123)
+    check.paired_jitter_seeded(paired_jitter_official)
+    check.paired_jitter_random(paired_jitter_get_params)
+    check.paired_jitter_aligned(paired_jitter_pil)
+    got = torch.rand(3), random.random(), np.random.rand()
+    assert torch.equal(got[0], want[0]) and got[1:] == want[1:]
 
 
 def failure(check_fn, *student):
@@ -281,14 +417,30 @@ def test_crop_size_ignored():
     assert "(3, 64, 64)" in failure(check.paired_jitter_shapes, fixed)
 
 
-def test_generator_ignored():
+def test_torch_global_generator_is_accepted(capsys):
+    # not passing `generator` on is fine: the checks seed torch's global generator too
     def global_rng(a, b, load_size=286, crop_size=256, flip=True, generator=None):
         return paired_jitter(a, b, load_size, crop_size, flip, generator=None)
 
-    check.paired_jitter_shapes(global_rng)
-    check.paired_jitter_aligned(global_rng)
-    check.paired_jitter_random(global_rng)
-    assert "seeded the same" in failure(check.paired_jitter_seeded, global_rng)
+    for fn in (check.paired_jitter_shapes, check.paired_jitter_aligned,
+               check.paired_jitter_seeded, check.paired_jitter_random):
+        fn(global_rng)
+    assert capsys.readouterr().out.count("\N{CHECK MARK}") == 4
+
+
+def test_unseeded_generator_made_inside():
+    def fresh_rng(a, b, load_size=286, crop_size=256, flip=True, generator=None):
+        rng = np.random.default_rng()  # new OS entropy on every call: not reproducible
+        a, b = _resize(a, load_size), _resize(b, load_size)
+        i, j = rng.integers(0, load_size - crop_size + 1, size=2)
+        a, b = a[:, i:i + crop_size, j:j + crop_size], b[:, i:i + crop_size, j:j + crop_size]
+        if flip and rng.random() < 0.5:
+            a, b = a.flip(-1), b.flip(-1)
+        return a, b
+
+    check.paired_jitter_shapes(fresh_rng)
+    check.paired_jitter_aligned(fresh_rng)
+    assert "seeded the same (7) gave different" in failure(check.paired_jitter_seeded, fresh_rng)
 
 
 def test_same_offset_for_rows_and_columns():
@@ -317,8 +469,9 @@ def test_fixed_centre_crop():
 
     check.paired_jitter_aligned(centre)
     check.paired_jitter_seeded(centre)  # the flip still varies with the seed
-    assert "1 different rows and 1 different columns" in failure(check.paired_jitter_random,
-                                                                 centre)
+    message = failure(check.paired_jitter_random, centre)
+    assert "top rows were 0: 0, 1: 0, 2: 400, 3: 0, 4: 0" in message
+    assert "never at row 0" in message
     assert "all gave the same" in failure(check.paired_jitter_seeded, centre_no_flip)
 
 
@@ -330,8 +483,9 @@ def test_never_flipped_and_always_flipped():
         a, b = paired_jitter(a, b, load_size, crop_size, False, generator)
         return a.flip(-1), b.flip(-1)
 
-    assert "0 results were mirrored" in failure(check.paired_jitter_random, never)
-    assert "40 results were mirrored" in failure(check.paired_jitter_random, always)
+    assert "over 400 calls 0 results were mirrored" in failure(check.paired_jitter_random, never)
+    assert "over 400 calls 400 results were mirrored" in failure(check.paired_jitter_random,
+                                                                 always)
 
 
 def test_flip_argument_ignored():
@@ -360,3 +514,105 @@ def test_missing_keyword_argument():
         return paired_jitter(a, b, load_size, crop_size, flip)
 
     assert "signature" in failure(check.paired_jitter_shapes, no_generator)
+
+
+# ------------------------------------------------------------------ requirements added in the audit
+
+def test_crop_offsets_off_by_one():
+    def last_missing(a, b, load_size=286, crop_size=256, flip=True, generator=None):
+        a, b = _resize(a, load_size), _resize(b, load_size)
+        i, j = torch.randint(0, load_size - crop_size, (2,), generator=generator).tolist()
+        a, b = a[:, i:i + crop_size, j:j + crop_size], b[:, i:i + crop_size, j:j + crop_size]
+        if flip and torch.rand(1, generator=generator) < 0.5:
+            a, b = a.flip(-1), b.flip(-1)
+        return a, b
+
+    def last_missing_guarded(a, b, load_size=286, crop_size=256, flip=True, generator=None):
+        if load_size == crop_size:
+            return paired_jitter(a, b, load_size, crop_size, flip, generator)
+        return last_missing(a, b, load_size, crop_size, flip, generator)
+
+    # the plain off-by-one cannot draw when crop_size == load_size (validation images)
+    message = failure(check.paired_jitter_shapes, last_missing)
+    assert "raised RuntimeError" in message and "crop_size == load_size" in message
+    for fn in (check.paired_jitter_shapes, check.paired_jitter_aligned,
+               check.paired_jitter_seeded):
+        fn(last_missing_guarded)
+    message = failure(check.paired_jitter_random, last_missing_guarded)
+    assert "never at row 4" in message and "from 0 to load_size - crop_size = 4" in message
+
+
+def test_crop_offsets_not_uniform():
+    def centre_heavy(a, b, load_size=286, crop_size=256, flip=True, generator=None):
+        # the sum of two random halves: every offset possible, the middle ones far more often
+        a, b = _resize(a, load_size), _resize(b, load_size)
+        half = (load_size - crop_size) // 2
+        i = int(torch.randint(0, half + 1, (1,), generator=generator)
+                + torch.randint(0, half + 1, (1,), generator=generator))
+        j = int(torch.randint(0, half + 1, (1,), generator=generator)
+                + torch.randint(0, half + 1, (1,), generator=generator))
+        a, b = a[:, i:i + crop_size, j:j + crop_size], b[:, i:i + crop_size, j:j + crop_size]
+        if flip and torch.rand(1, generator=generator) < 0.5:
+            a, b = a.flip(-1), b.flip(-1)
+        return a, b
+
+    assert "about equally often" in failure(check.paired_jitter_random, centre_heavy)
+
+
+def test_vertical_flip():
+    def upside_down(a, b, load_size=286, crop_size=256, flip=True, generator=None):
+        a, b = paired_jitter(a, b, load_size, crop_size, False, generator)
+        if flip and torch.rand(1, generator=generator) < 0.5:
+            a, b = a.flip(1), b.flip(1)
+        return a, b
+
+    check.paired_jitter_aligned(upside_down)
+    message = failure(check.paired_jitter_random, upside_down)
+    assert "mirrored top-bottom" in message and "left-right" in message
+
+
+def test_flip_never_happens_with_randint_0_1():
+    def randint_flip(a, b, load_size=286, crop_size=256, flip=True, generator=None):
+        a, b = paired_jitter(a, b, load_size, crop_size, False, generator)
+        if flip and torch.randint(0, 1, (1,), generator=generator).item() == 1:
+            a, b = a.flip(-1), b.flip(-1)
+        return a, b
+
+    assert "0 results were mirrored" in failure(check.paired_jitter_random, randint_flip)
+
+
+def test_unsqueeze_in_place_changes_the_inputs():
+    def interpolating(a, b, load_size=286, crop_size=256, flip=True, generator=None):
+        a.unsqueeze_(0), b.unsqueeze_(0)  # F.interpolate wants (N, C, H, W)
+        a = torch.nn.functional.interpolate(a, size=(load_size, load_size), mode="bilinear")
+        b = torch.nn.functional.interpolate(b, size=(load_size, load_size), mode="bilinear")
+        return paired_jitter(a[0], b[0], load_size, crop_size, flip, generator)
+
+    assert "changed its input tensors in place" in failure(check.paired_jitter_shapes,
+                                                           interpolating)
+    # only the check of that requirement fails: the others hand the function fresh copies
+    check.paired_jitter_aligned(interpolating)
+    check.paired_jitter_seeded(interpolating)
+    check.paired_jitter_random(interpolating)
+
+
+def test_denormalize_channels_last_for_imshow():
+    def for_imshow(t):
+        return ((t + 1) / 2).clamp(0, 1).permute(1, 2, 0)
+
+    message = failure(check.denormalize, for_imshow)
+    assert "turned a (3, 1, 4) torch.float32 tensor into (1, 4, 3)" in message
+
+
+def test_normalize_for_one_image_only():
+    def one_image(t):
+        c, h, w = t.shape  # a batch (N, 3, H, W) does not unpack into three
+        return (t.reshape(c, h * w) * 2 - 1).reshape(c, h, w)
+
+    message = failure(check.normalize, one_image)
+    assert "raised ValueError on a (2, 3, 8, 8) tensor" in message and "batch" in message
+
+
+def test_normalize_with_the_wrong_torchvision_statistics():
+    imagenet = T.Normalize(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+    assert "maps 0, 0.25, 0.5, 1 to" in failure(check.normalize, lambda t: imagenet(t))
