@@ -1,7 +1,9 @@
 """Paired data for Pix2Pix: A|B images, the paired jitter, and `AlignedDataset`.
 
-Isola et al. (CVPR 2017), appendix 6.2: every training pair is one image holding the source A
-(left half) and the target B (right half) side by side. Training uses "random jitter": resize to
+Isola et al. (CVPR 2017), appendix 6.2: every training pair is one image holding two images side
+by side, A = the left half and B = the right half; the direction says which one is G's input
+(AtoB: A -> B; BtoA: B -> A, e.g. labels -> photo on facades, where A is the photo). Training
+uses "random jitter": resize to
 286 x 286, take the SAME random 256 x 256 crop of A and B, and mirror both or neither. Pixels are
 scaled to [-1, 1] to match the generator's Tanh. The authors' code does the same
 (junyanz/pytorch-CycleGAN-and-pix2pix, ``aligned_dataset.py``).
