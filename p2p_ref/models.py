@@ -86,14 +86,18 @@ class DecoderBlock(nn.Module):
 class UNetGenerator(nn.Module):
     """The pix2pix generator G(x): an encoder-decoder with skips, "U-Net" (sec. 3.2.1, appendix 6.1.1).
 
-    encoder: C64-C128-C256-C512-C512-C512-C512-C512 (num_downs = 8: 256 -> 1)
-    decoder: CD512-CD512-CD512-C512-C256-C128-C64, then ConvT to out_channels and Tanh.
+    encoder: C64-C128-C256-C512-C512-C512-C512-C512 (num_downs = 8: 256 -> 1; k = filters)
+    decoder: CD512-CD1024-CD1024-C1024-C1024-C512-C256-C128, the paper's U-Net line, where k counts
+    the channels each decoder layer reads after the skip concatenation; the filters are
+    512-512-512-512-256-128-64, then out_channels with Tanh (CD = with Dropout(0.5)).
     54,413,955 parameters at the defaults.
 
     There is no noise input z: the paper found G learned to ignore it, so noise comes only from
     dropout, which the paper keeps on at test time (sec. 3.1). Dropout sits on the first three
     decoder blocks (outputs 2 x 2, 4 x 4, 8 x 8), as in the paper's appendix and the original Torch
-    code; the official PyTorch code puts it one level higher (4 x 4, 8 x 8, 16 x 16).
+    code; the official PyTorch code puts it one level higher (4 x 4, 8 x 8, 16 x 16). It also joins
+    each skip as [skip, upsampled] (here: [upsampled, skip]) and names its parameters after its
+    nested blocks, so its weights do not load here as they are.
     """
 
     def __init__(self, in_channels=3, out_channels=3, num_downs=8, ngf=64, norm="batch", dropout=0.5):

@@ -52,12 +52,15 @@ def test_generator_layer_table(unet):
     last = unet.decoders[-1].block
     assert isinstance(last[1], nn.ConvTranspose2d) and last[1].bias is not None
     assert isinstance(last[-1], nn.Tanh)
+    # the paper's U-Net decoder CD512-CD1024-CD1024-C1024-C1024-C512-C256-C128 counts exactly these:
+    # the channels each decoder layer reads, after the skip concatenation
     assert [m.in_channels for m in unet.modules() if isinstance(m, nn.ConvTranspose2d)] == \
         [512, 1024, 1024, 1024, 1024, 512, 256, 128]
 
 
 def test_dropout_on_first_three_decoder_blocks_only(unet):
-    """Appendix 6.1.1: CD512-CD512-CD512-C512-...; outputs 2 x 2, 4 x 4, 8 x 8."""
+    """Appendix 6.1.1, U-Net decoder CD512-CD1024-CD1024-C1024-...: dropout on the first three
+    decoder layers, whose outputs are 2 x 2, 4 x 4, 8 x 8."""
     has_dropout = [any(isinstance(m, nn.Dropout) for m in d.modules()) for d in unet.decoders]
     assert has_dropout == [True, True, True, False, False, False, False, False]
     assert all(m.p == 0.5 for m in unet.modules() if isinstance(m, nn.Dropout))

@@ -3,185 +3,39 @@
 The block and model checks build the student's module next to p2p_ref.models with the same
 arguments, compare the layers inside each `block` (activation, conv geometry and bias, norm,
 dropout, Tanh), load the reference weights into the student's module and compare the outputs in
-eval mode, block by block, so a failure names the first block that differs and how.
+eval mode, block by block, so a failure names the first block that differs and how
+(p2p_ref.checks.ex2_compare).
+
+Names and layout are fixed on purpose: the reference weights are loaded by name
+(`encoders.1.block.1.weight`, ...), so `encoders`, `decoders`, `block` and the order of the layers
+in each block are part of the spec. Everything else is free: loops or recursion, in-place
+activations, harmless extras (nn.Identity, Dropout(0)), keyword or positional arguments.
+
+One mistake costs one exercise: when an assembled piece (DecoderBlock, UNetGenerator) fails with
+the student's own parts, it is checked again with the reference parts put in their place; if it
+then passes, it keeps its points and the message names the faulty part. `unet`, for lesson 5
+(which trains the student's generator), is strict: the student's own blocks or nothing.
 """
+
+import re
 
 import torch
 from torch import nn
 
 from p2p_ref import models as ref
 from p2p_ref.checks.common import ensure_own_code, fail, passed
+from p2p_ref.checks.ex2_compare import (NAMES_FIXED, assembly, build, call, compare_layers, compare_output,
+                                        load_reference, randn)
 from p2p_ref.receptive_field import receptive_field
 
 # Parameter counts of the official "unet_256" / "unet_128" (ngf 64, 3 -> 3 channels).
 PARAMETERS = {(8, "batch"): 54_413_955, (8, "instance"): 54_409_603, (7, "batch"): 41_828_995}
 ENCODER_STEP = "LeakyReLU(0.2) -> Conv2d(k4, s2, p1) -> BatchNorm2d"
 DECODER_STEP = "ReLU -> ConvTranspose2d(k4, s2, p1) -> BatchNorm2d [-> Dropout(0.5)], then the skip"
-_ACTIVATIONS = ("ReLU", "LeakyReLU")
-_NORMS = ("BatchNorm2d", "InstanceNorm2d")
 
 
-def _randn(*shape, seed=0):
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
-
-
-def _kinds(block):
-    """Layer type names inside a block, without the Identity that stands for norm="none"."""
-    return [type(m).__name__ for m in block if not isinstance(m, nn.Identity)]
-
-
-def _geometry(m):
-    return m.kernel_size[0], m.stride[0], m.padding[0]
-
-
-def _build(cls, args, kwargs, name):
-    shown = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
-    try:
-        return cls(*args, **kwargs)
-    except Exception as error:  # the student's constructor may fail in any way
-        fail(f"`{name}({shown})` raised {type(error).__name__}: {error}",
-             f"`{name}({shown})` builds a module", f"`{name}.__init__`: its signature and arguments")
-
-
-def _explain_kinds(mine, theirs, name, where, dropout_note):
-    """Fail with the most specific reason why two layer lists differ."""
-    def has(kinds, *names):
-        return any(k in names for k in kinds)
-    expected = f"{name}: {' -> '.join(theirs)}"
-    for pool in ("MaxPool2d", "AvgPool2d"):
-        if pool in mine:
-            fail(f"{name} uses {pool}", f"{expected}: pix2pix down-samples with stride-2 convs, no pooling", where)
-    if "Upsample" in mine:
-        fail(f"{name} uses Upsample", f"{expected}: pix2pix up-samples with stride-2 ConvTranspose2d", where)
-    if "ReLU" in mine and "LeakyReLU" in theirs:
-        fail(f"{name} uses ReLU", f"{expected}: the encoder uses LeakyReLU with slope 0.2 (appendix "
-             f"6.1.1); plain ReLU belongs to the decoder", where)
-    if "LeakyReLU" in mine and "ReLU" in theirs:
-        fail(f"{name} uses LeakyReLU", f"{expected}: the decoder uses plain ReLU (appendix 6.1.1)", where)
-    if has(theirs, *_ACTIVATIONS) and not has(mine, *_ACTIVATIONS):
-        fail(f"{name} has no activation before its conv", expected, where)
-    if has(mine, *_ACTIVATIONS) and not has(theirs, *_ACTIVATIONS):
-        fail(f"{name} has an activation before its conv", f"{expected}: the outermost block e1 sees the "
-             f"image itself, so nothing comes before its conv", where)
-    if "BatchNorm2d" in theirs and "InstanceNorm2d" in mine:
-        fail(f"{name} uses InstanceNorm2d for norm='batch'", f"{expected}: the paper normalizes with "
-             f"BatchNorm (at batch size 1 it acts like instance norm, but it is BatchNorm)", where)
-    for norm in _NORMS:
-        if norm in theirs and not has(mine, *_NORMS):
-            fail(f"{name} has no {norm} after its conv", expected, where)
-    if has(mine, *_NORMS) and not has(theirs, *_NORMS):
-        why = ("the last block ends with Tanh, not a norm" if "Tanh" in theirs else
-               "the outermost block e1 has no norm" if "LeakyReLU" not in theirs else
-               "the innermost block (the 1 x 1 bottleneck) has no norm")
-        fail(f"{name} has a norm layer", f"{expected}: {why}", where)
-    if "Dropout" in theirs and "Dropout" not in mine:
-        fail(f"{name} has no Dropout", f"{expected}{dropout_note}", where)
-    if "Dropout" in mine and "Dropout" not in theirs:
-        fail(f"{name} has a Dropout", f"{expected}{dropout_note}", where)
-    if "Tanh" in theirs and "Tanh" not in mine:
-        fail(f"{name} does not end with Tanh", f"{expected}: Tanh puts the output in [-1, 1], like the "
-             f"images", where)
-    if "Tanh" in mine and "Tanh" not in theirs:
-        fail(f"{name} has a Tanh", f"{expected}: only the outermost decoder ends with Tanh", where)
-    if sorted(mine) == sorted(theirs):
-        fail(f"{name} has the right layers in the wrong order: {' -> '.join(mine)}",
-             f"{expected} (the activation comes first: it acts on the previous block's output)", where)
-    fail(f"{name} has the layers {' -> '.join(mine) or 'none'}", expected, where)
-
-
-def _compare_layers(mine, theirs, name, where, dropout_note=""):
-    """Compare the layers in `block`: types and order, then conv geometry, bias and slopes
-    (the widths are compared through the weight shapes in _load_reference)."""
-    block = getattr(mine, "block", None)
-    if not isinstance(block, nn.Sequential):
-        fail(f"{name} has no `self.block` nn.Sequential",
-             "the block's layers in `self.block = nn.Sequential(...)`, in order, so that the reference "
-             "weights load (their names are block.1.weight, ...)", where)
-    if _kinds(block) != _kinds(theirs.block):
-        _explain_kinds(_kinds(block), _kinds(theirs.block), name, where, dropout_note)
-    layers = [m for m in block if not isinstance(m, nn.Identity)]
-    for m, r in zip(layers, [m for m in theirs.block if not isinstance(m, nn.Identity)]):
-        kind = type(r).__name__
-        if isinstance(r, nn.LeakyReLU) and m.negative_slope != r.negative_slope:
-            fail(f"{name} uses LeakyReLU({m.negative_slope})", "LeakyReLU(0.2) (appendix 6.1.1)", where)
-        if isinstance(r, (nn.Conv2d, nn.ConvTranspose2d)):
-            if _geometry(m) != _geometry(r):
-                fail(f"the {kind} in {name} has kernel {_geometry(m)[0]}, stride {_geometry(m)[1]}, "
-                     f"padding {_geometry(m)[2]}",
-                     f"kernel 4, stride 2, padding 1: every U-Net step halves (or doubles) the size", where)
-            if (m.bias is None) != (r.bias is None):
-                fail(f"the {kind} in {name} has {'no bias' if m.bias is None else 'a bias'}",
-                     "bias=False when BatchNorm follows the conv (its shift does the bias's job)"
-                     if r.bias is None else "bias=True here: no BatchNorm follows this conv", where)
-        if isinstance(r, (nn.BatchNorm2d, nn.InstanceNorm2d)):
-            if m.affine != r.affine:
-                fail(f"the {kind} in {name} has affine={m.affine}",
-                     f"affine={r.affine}: `nn.{kind}(channels)` with its defaults", where)
-        if isinstance(r, nn.Dropout) and m.p != r.p:
-            fail(f"{name} has Dropout(p={m.p})", f"Dropout(p={r.p}){dropout_note}", where)
-
-
-def _shape_hint(key, mine, theirs, module):
-    """What a weight shape says about the channels, in words."""
-    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)) and key.endswith("weight") and len(theirs) == 4:
-        i, o = (1, 0) if isinstance(module, nn.Conv2d) else (0, 1)  # ConvTranspose2d stores [in, out, k, k]
-        return (f"in_channels is {mine[i]}, expected {theirs[i]}; out_channels is {mine[o]}, "
-                f"expected {theirs[o]}")
-    return "check the channel numbers of this layer"
-
-
-def _load_reference(mine, theirs, name, where, hint=lambda key: ""):
-    """Compare state_dict names and shapes, then load the reference weights into `mine`."""
-    own, other = mine.state_dict(), theirs.state_dict()
-    modules = dict(theirs.named_modules())
-    for key, value in other.items():
-        if key in own and own[key].shape != value.shape:
-            module = modules.get(key.rsplit(".", 1)[0])
-            fail(f"{name}: {key} has shape {list(own[key].shape)} but the reference has {list(value.shape)}",
-                 f"{_shape_hint(key, list(own[key].shape), list(value.shape), module)}{hint(key)}", where)
-    missing = [k for k in other if k not in own]
-    unexpected = [k for k in own if k not in other]
-    if missing or unexpected:
-        what = "; ".join(part for part in (
-            f"the reference has {', '.join(missing[:4])} that yours lacks" if missing else "",
-            f"yours has {', '.join(unexpected[:4])} that the reference lacks" if unexpected else "") if part)
-        fail(f"{name}: the parameter names differ: {what}",
-             "the same layers in the same order inside `self.block` (an extra bias, norm or layer shifts "
-             "or adds names)", where)
-    mine.load_state_dict(other)
-
-
-def _call(module, inputs, name, where):
-    try:
-        with torch.no_grad():
-            out = module(*inputs)
-    except Exception as error:
-        shapes = ", ".join(str(list(t.shape)) if t is not None else "None" for t in inputs)
-        fail(f"calling {name} on inputs of shape {shapes} raised {type(error).__name__}: {error}",
-             "a tensor", where)
-    if not isinstance(out, torch.Tensor):
-        fail(f"{name} returned {type(out).__name__}", "a tensor", where)
-    return out
-
-
-def _compare_output(out, expected, name, where, inputs=None):
-    """Same shape and values (after loading the same weights); say which dimension differs."""
-    if out.shape != expected.shape:
-        dims = [d for d, (a, b) in enumerate(zip(out.shape, expected.shape)) if a != b] or [len(out.shape)]
-        label = {0: "batch", 1: "channel", 2: "height", 3: "width"}.get(dims[0], f"dim {dims[0]}")
-        extra = ""
-        if inputs is not None and inputs[-1] is not None and label == "channel":
-            c = inputs[-1].shape[1]  # the skip's channels
-            if out.shape[1] == expected.shape[1] - c:
-                extra = (f": {out.shape[1]} channels is the block's own output without the {c} channels "
-                         f"of the skip, so the skip was not concatenated")
-        fail(f"{name} returns shape {list(out.shape)} (the {label} size differs){extra}",
-             f"shape {list(expected.shape)}", where)
-    diff = (out - expected).abs().max().item()
-    if not diff <= 1e-4:
-        fail(f"{name} gives values that differ from the reference's by up to {diff:.3g} (same weights, "
-             f"same input, eval mode)", "the same values", where)
-
+# --------------------------------------------------------------------------------------------
+# exercises 1 and 2: shapes and channels
 
 def encoder_shapes(encoder_shapes):
     """encoder_shapes(size, num_downs, ngf) -> [(C, H, W) of e1, ..., e_n]."""
@@ -189,7 +43,11 @@ def encoder_shapes(encoder_shapes):
     for size, num_downs, ngf in ((256, 8, 64), (128, 7, 64), (256, 8, 32), (512, 6, 16)):
         widths = [ngf * min(2 ** i, 8) for i in range(num_downs)]
         expected = [(w, size // 2 ** (i + 1), size // 2 ** (i + 1)) for i, w in enumerate(widths)]
-        got = [tuple(int(v) for v in s) for s in encoder_shapes(size, num_downs, ngf)]
+        try:
+            got = [tuple(int(v) for v in s) for s in encoder_shapes(size, num_downs, ngf)]
+        except Exception as error:
+            fail(f"encoder_shapes({size}, {num_downs}, {ngf}) raised {type(error).__name__}: {error}",
+                 "a list of (channels, height, width) tuples", "encoder_shapes")
         if got != expected:
             first = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
             fail(f"encoder_shapes({size}, {num_downs}, {ngf}) gives {len(got)} shapes; e{first + 1} is "
@@ -205,56 +63,111 @@ def decoder_in_channels(decoder_in_channels):
     for num_downs, ngf in ((8, 64), (7, 64), (8, 32), (5, 16)):
         widths = [ngf * min(2 ** i, 8) for i in range(num_downs)]
         expected = [widths[-1]] + [2 * w for w in reversed(widths[:-1])]
-        got = [int(c) for c in decoder_in_channels(num_downs, ngf)]
+        try:
+            got = [int(c) for c in decoder_in_channels(num_downs, ngf)]
+        except Exception as error:
+            fail(f"decoder_in_channels({num_downs}, {ngf}) raised {type(error).__name__}: {error}",
+                 "a list of channel numbers", "decoder_in_channels")
         if got != expected:
             fail(f"decoder_in_channels({num_downs}, {ngf}) = {got}", f"{expected}",
                  "decoder_in_channels: decoders[0] reads the bottleneck alone; every later decoder reads "
                  "the previous decoder's output concatenated with its skip, so twice its width")
-    passed("decoder_in_channels: the skips double every decoder input after the bottleneck")
+    passed("decoder_in_channels: the skips double every decoder input after the bottleneck "
+           "(the paper's U-Net decoder CD512-CD1024-CD1024-C1024-C1024-C512-C256-C128)")
 
 
-def encoder_block(EncoderBlock, norm="batch"):
-    """EncoderBlock(in_channels, out_channels, norm, outermost, innermost) against the reference."""
-    ensure_own_code(EncoderBlock, "EncoderBlock")
+# --------------------------------------------------------------------------------------------
+# exercises 3 and 4: norm_layer and the blocks
+
+def norm_layer(norm_layer):
+    """norm_layer(norm, channels): BatchNorm2d / InstanceNorm2d with their defaults / Identity, and a
+    ValueError that names the value and the three choices for anything else."""
+    ensure_own_code(norm_layer, "norm_layer")
+    where = "norm_layer"
+    for norm, kind, affine in (("batch", nn.BatchNorm2d, True), ("instance", nn.InstanceNorm2d, False)):
+        try:
+            layer = norm_layer(norm, 16)
+        except Exception as error:
+            fail(f"norm_layer({norm!r}, 16) raised {type(error).__name__}: {error}", f"nn.{kind.__name__}(16)", where)
+        if not isinstance(layer, kind):
+            fail(f"norm_layer({norm!r}, 16) returns {type(layer).__name__}", f"nn.{kind.__name__}(16)", where)
+        if layer.num_features != 16:
+            fail(f"norm_layer({norm!r}, 16) has {layer.num_features} features", "16: one per channel", where)
+        if layer.affine != affine or layer.track_running_stats != affine:
+            fail(f"norm_layer({norm!r}, 16) has affine={layer.affine}, track_running_stats="
+                 f"{layer.track_running_stats}",
+                 f"nn.{kind.__name__}(16) with its defaults: affine={affine}, track_running_stats={affine}"
+                 + ("" if affine else " (the paper's alternative has no learned scale and shift)"), where)
+    try:
+        layer = norm_layer("none", 16)
+    except Exception as error:
+        fail(f"norm_layer('none', 16) raised {type(error).__name__}: {error}", "nn.Identity()", where)
+    x = randn(2, 16, 4, 4)
+    if not isinstance(layer, nn.Module) or list(layer.parameters()) or not torch.equal(layer(x), x):
+        fail(f"norm_layer('none', 16) returns {type(layer).__name__}",
+             "nn.Identity(): a module that passes its input through unchanged", where)
+    try:
+        norm_layer("group", 16)
+    except ValueError as error:
+        missing = [w for w in ("group", "batch", "instance", "none") if w not in str(error)]
+        if missing:
+            fail(f"the ValueError for norm='group' says {str(error)!r}, without {', '.join(map(repr, missing))}",
+                 "a message that names the value ('group') and the three choices 'batch', 'instance', 'none'",
+                 where)
+    except Exception as error:
+        fail(f"norm_layer('group', 16) raised {type(error).__name__}: {error}",
+             "a ValueError that names the value and the three choices", where)
+    else:
+        fail("norm_layer('group', 16) raised no error",
+             "a ValueError that names the value and the three choices", where)
+    passed("norm_layer: BatchNorm2d, InstanceNorm2d (no affine), Identity; other values are refused")
+
+
+def _encoder_block(EncoderBlock, norm):
     cases = (("a middle block (e2 ... e7)", 16, 32, {}, 16),
              ("the outermost block e1 (outermost=True)", 3, 16, {"outermost": True}, 32),
              ("the bottleneck e8 (innermost=True)", 32, 32, {"innermost": True}, 2))
     for label, cin, cout, flags, size in cases:
         kwargs = {"norm": norm, **flags}
-        mine = _build(EncoderBlock, (cin, cout), kwargs, "EncoderBlock")
+        mine = build(EncoderBlock, (cin, cout), kwargs, "EncoderBlock")
         theirs = ref.EncoderBlock(cin, cout, **kwargs)
         name, where = f"EncoderBlock for {label}", f"EncoderBlock.__init__ ({ENCODER_STEP})"
-        _compare_layers(mine, theirs, name, where)
-        _load_reference(mine, theirs, name, where)
-        x = _randn(2, cin, size, size)
+        compare_layers(mine, theirs, name, where)
+        load_reference(mine, theirs, name, where)
+        x = randn(2, cin, size, size)
         mine.eval(), theirs.eval()
-        _compare_output(_call(mine, (x,), name, "EncoderBlock.forward"), theirs(x).detach(), name,
-                        "EncoderBlock.forward: return self.block(x)")
+        compare_output(call(mine, (x,), name, "EncoderBlock.forward"), theirs(x).detach(), name,
+                       "EncoderBlock.forward: return self.block(x)")
     passed(f"EncoderBlock (norm={norm!r}) matches the reference, layer by layer and output for output")
 
 
-def decoder_block(DecoderBlock, norm="batch"):
-    """DecoderBlock(in_channels, out_channels, norm, dropout, outermost), forward(x, skip=None)."""
-    ensure_own_code(DecoderBlock, "DecoderBlock")
+def encoder_block(EncoderBlock, norm="batch"):
+    """EncoderBlock(in_channels, out_channels, norm, outermost, innermost) against the reference."""
+    ensure_own_code(EncoderBlock, "EncoderBlock")
+    _encoder_block(EncoderBlock, norm)
+
+
+def _decoder_block(DecoderBlock, norm):
     cases = (("a decoder block with dropout=0.5", 32, 16, {"dropout": 0.5}),
+             ("a decoder block with dropout=0.2", 32, 16, {"dropout": 0.2}),
              ("a decoder block with dropout=0.0", 32, 16, {"dropout": 0.0}),
              ("the outermost block (outermost=True)", 32, 3, {"outermost": True}))
     for label, cin, cout, flags in cases:
         kwargs = {"norm": norm, **flags}
-        mine = _build(DecoderBlock, (cin, cout), kwargs, "DecoderBlock")
+        mine = build(DecoderBlock, (cin, cout), kwargs, "DecoderBlock")
         theirs = ref.DecoderBlock(cin, cout, **kwargs)
         name, where = f"DecoderBlock for {label}", f"DecoderBlock.__init__ ({DECODER_STEP})"
-        _compare_layers(mine, theirs, name, where, dropout_note=": Dropout(dropout) after the norm "
-                        "exactly when dropout > 0, never in the outermost block")
-        _load_reference(mine, theirs, name, where)
+        compare_layers(mine, theirs, name, where, dropout_note=": Dropout(dropout) after the norm "
+                       "exactly when dropout > 0, never in the outermost block")
+        load_reference(mine, theirs, name, where)
         mine.eval(), theirs.eval()
-        x, skip = _randn(2, cin, 4, 4), _randn(2, 16, 8, 8, seed=1)
+        x, skip = randn(2, cin, 4, 4), randn(2, 16, 8, 8, seed=1)
         y = theirs(x).detach()
-        _compare_output(_call(mine, (x,), f"{name} with skip=None", "DecoderBlock.forward"), y,
-                        f"{name} with skip=None", "DecoderBlock.forward: with skip=None return the block's output")
+        compare_output(call(mine, (x,), f"{name} with skip=None", "DecoderBlock.forward"), y,
+                       f"{name} with skip=None", "DecoderBlock.forward: with skip=None return the block's output")
         if flags.get("outermost"):
             continue
-        out, joined = _call(mine, (x, skip), name, "DecoderBlock.forward"), theirs(x, skip).detach()
+        out, joined = call(mine, (x, skip), name, "DecoderBlock.forward"), theirs(x, skip).detach()
         where = "DecoderBlock.forward: return torch.cat([y, skip], dim=1), the block's output first"
         if out.shape == y.shape:
             how = "adds the skip" if torch.allclose(out, y + skip, atol=1e-5) else "ignores the skip"
@@ -262,10 +175,26 @@ def decoder_block(DecoderBlock, norm="batch"):
                  f"{list(joined.shape)}: the block's output concatenated with the skip on the "
                  f"channel dim (U-Net concatenates, it does not add)", where)
         if out.shape == joined.shape and torch.allclose(out, torch.cat([skip, y], 1), atol=1e-5):
-            fail(f"{name} puts the skip first in the concatenation", "torch.cat([y, skip], dim=1)", where)
-        _compare_output(out, joined, f"{name} with a skip", where)
+            fail(f"{name} puts the skip first in the concatenation",
+                 "torch.cat([y, skip], dim=1): the block's output first, then the skip (the order "
+                 "decides which half of the next decoder's weights meets which tensor; the official "
+                 "code joins [skip, y], so its weights would need their halves swapped)", where)
+        compare_output(out, joined, f"{name} with a skip", where)
     passed(f"DecoderBlock (norm={norm!r}) matches the reference, with and without a skip")
 
+
+def decoder_block(DecoderBlock, norm="batch"):
+    """DecoderBlock(in_channels, out_channels, norm, dropout, outermost), forward(x, skip=None).
+    A mistake in norm_layer (exercise 3) is charged there: with the reference norm_layer in place
+    of the student's, a right DecoderBlock keeps its points."""
+    ensure_own_code(DecoderBlock, "DecoderBlock")
+    assembly(DecoderBlock, f"DecoderBlock (norm={norm!r})", ("norm_layer",),
+             lambda: _decoder_block(DecoderBlock, norm),
+             {"norm_layer": ("exercise 3", norm_layer)})
+
+
+# --------------------------------------------------------------------------------------------
+# exercise 5: the generator
 
 def _unet_hint(num_downs, widths):
     def hint(key):
@@ -282,36 +211,42 @@ def _unet_hint(num_downs, widths):
     return hint
 
 
+def _same(a, b):
+    """Equal for the next decoder, which starts with a ReLU: in-place LeakyReLU(0.2, True) (the
+    official code's idiom) turns a kept skip e into LeakyReLU(e), and ReLU(LeakyReLU(e)) = ReLU(e)."""
+    return a is not None and b is not None and a.shape == b.shape and \
+        torch.allclose(a.relu(), b.relu(), atol=1e-4)
+
+
 def _which(tensor, features):
     for i, f in enumerate(features):
-        if tensor is not None and f.shape == tensor.shape and torch.allclose(f, tensor, atol=1e-5):
+        if _same(tensor, f):
             return f"e{i + 1}"
     return "a tensor that is no encoder output" if tensor is not None else "no skip"
 
 
-def unet_generator(UNetGenerator, ngf=8, num_downs=8, norm="batch", size=None):
-    """The whole generator: the layers of every block, the weight shapes, then (with the reference
-    weights) the output; when it differs, block by block to name the first block that differs."""
-    ensure_own_code(UNetGenerator, "UNetGenerator")
+def _unet_generator(UNetGenerator, ngf, num_downs, norm, size, in_channels, out_channels, dropout):
     size = size or 2 ** num_downs
-    kwargs = {"in_channels": 3, "out_channels": 3, "num_downs": num_downs, "ngf": ngf, "norm": norm,
-              "dropout": 0.5}
-    mine, theirs = _build(UNetGenerator, (), kwargs, "UNetGenerator"), ref.UNetGenerator(**kwargs)
+    kwargs = {"in_channels": in_channels, "out_channels": out_channels, "num_downs": num_downs,
+              "ngf": ngf, "norm": norm, "dropout": dropout}
+    mine, theirs = build(UNetGenerator, (), kwargs, "UNetGenerator"), ref.UNetGenerator(**kwargs)
     for attr in ("encoders", "decoders"):
         blocks = getattr(mine, attr, None)
         if not isinstance(blocks, nn.ModuleList) or len(blocks) != num_downs:
             fail(f"UNetGenerator(num_downs={num_downs}).{attr} is {type(blocks).__name__}"
                  f"{f' of length {len(blocks)}' if isinstance(blocks, nn.ModuleList) else ''}",
-                 f"an nn.ModuleList of {num_downs} blocks", "UNetGenerator.__init__")
-    note = ": in the paper only decoders[0], [1], [2] (outputs 2 x 2, 4 x 4, 8 x 8) have Dropout(0.5)"
+                 f"`self.{attr}`, an nn.ModuleList of {num_downs} blocks ({NAMES_FIXED})",
+                 "UNetGenerator.__init__")
+    note = (f": in the paper only decoders[0], [1], [2] (outputs 2 x 2, 4 x 4, 8 x 8) have "
+            f"Dropout({dropout}), the `dropout` argument")
     for i, (m, r) in enumerate(zip(mine.encoders, theirs.encoders)):
-        _compare_layers(m, r, f"encoders[{i}] (e{i + 1})", f"UNetGenerator.__init__ and EncoderBlock ({ENCODER_STEP})")
+        compare_layers(m, r, f"encoders[{i}] (e{i + 1})", f"UNetGenerator.__init__ and EncoderBlock ({ENCODER_STEP})")
     for j, (m, r) in enumerate(zip(mine.decoders, theirs.decoders)):
-        _compare_layers(m, r, f"decoders[{j}]", "UNetGenerator.__init__ and DecoderBlock", dropout_note=note)
+        compare_layers(m, r, f"decoders[{j}]", "UNetGenerator.__init__ and DecoderBlock", dropout_note=note)
     widths = [ngf * min(2 ** i, 8) for i in range(num_downs)]
-    _load_reference(mine, theirs, f"UNetGenerator(ngf={ngf})", "UNetGenerator.__init__", _unet_hint(num_downs, widths))
+    load_reference(mine, theirs, f"UNetGenerator(ngf={ngf})", "UNetGenerator.__init__", _unet_hint(num_downs, widths))
     mine.eval(), theirs.eval()
-    x = _randn(1, 3, size, size)
+    x = randn(1, in_channels, size, size)
     with torch.no_grad():  # the reference, step by step: e1 ... e_n, then the decoders
         features, h = [], x
         for block in theirs.encoders:
@@ -324,13 +259,16 @@ def unet_generator(UNetGenerator, ngf=8, num_downs=8, norm="batch", size=None):
             h = block(h, skip)
             outputs.append(h)
         expected = h
+
+    def record(module, args, kwargs):  # copies: an in-place ReLU in the block would change them
+        skip = args[1] if len(args) > 1 else kwargs.get("skip")
+        seen.append(tuple(t.clone() if isinstance(t, torch.Tensor) else t for t in (args[0], skip)))
+
     seen, error = [], None
-    hooks = [block.register_forward_pre_hook(
-        lambda mod, args, kw: seen.append((args[0], args[1] if len(args) > 1 else kw.get("skip"))),
-        with_kwargs=True) for block in mine.decoders]
+    hooks = [block.register_forward_pre_hook(record, with_kwargs=True) for block in mine.decoders]
     try:
         with torch.no_grad():
-            out = mine(x)
+            out = mine(x.clone())
     except Exception as e:  # diagnose from what the decoders received before the crash
         error = e
     finally:
@@ -345,24 +283,24 @@ def unet_generator(UNetGenerator, ngf=8, num_downs=8, norm="batch", size=None):
     inputs = [x] + features[:-1]
     for i, block in enumerate(mine.encoders):
         name = f"encoders[{i}] (e{i + 1})"
-        _compare_output(_call(block, (inputs[i],), name, "EncoderBlock.forward"), features[i], name,
-                        "EncoderBlock.forward")
+        compare_output(call(block, (inputs[i],), name, "EncoderBlock.forward"), features[i], name,
+                       "EncoderBlock.forward")
     for j, (block, (h, skip)) in enumerate(zip(mine.decoders, steps)):
         name = f"decoders[{j}]" + (f" (joined with e{num_downs - 1 - j})" if skip is not None else "")
-        _compare_output(_call(block, (h, skip), name, "DecoderBlock.forward"), outputs[j], name,
-                        "DecoderBlock.forward: torch.cat([y, skip], dim=1)", inputs=(h, skip))
+        compare_output(call(block, (h, skip), name, "DecoderBlock.forward"), outputs[j], name,
+                       "DecoderBlock.forward: torch.cat([y, skip], dim=1)", inputs=(h, skip))
     where = ("UNetGenerator.forward: keep e1 ... e_n, feed the bottleneck to decoders[0], and give "
              "decoders[j] the skip e_(n-1-j), the encoder output with the same height and width")
     for j, ((h, skip), (want_h, want_skip)) in enumerate(zip(seen, steps)):
         if want_skip is not None and skip is None:
             fail(f"your forward calls decoders[{j}] without a skip",
                  f"decoders[{j}](x, e{num_downs - 1 - j}), shape {list(want_skip.shape)}", where)
-        if want_skip is not None and (skip.shape != want_skip.shape or not torch.allclose(skip, want_skip, atol=1e-5)):
+        if want_skip is not None and not _same(skip, want_skip):
             fail(f"your forward gives decoders[{j}] {_which(skip, features)} as its skip",
                  f"e{num_downs - 1 - j}, shape {list(want_skip.shape)}", where)
         if want_skip is None and skip is not None:
             fail(f"your forward gives the outermost decoders[{j}] a skip", "no skip: its output is the image", where)
-        if h.shape != want_h.shape or not torch.allclose(h, want_h, atol=1e-4):
+        if not _same(h, want_h):
             fail(f"decoders[{j}] gets a wrong input ({list(h.shape)})",
                  "the bottleneck for decoders[0], else the previous decoder's output (with its skip)", where)
     if error is not None:
@@ -372,16 +310,35 @@ def unet_generator(UNetGenerator, ngf=8, num_downs=8, norm="batch", size=None):
         fail(f"your forward calls the decoders {len(seen)} times", f"each of the {num_downs} decoders once", where)
     if not isinstance(out, torch.Tensor):
         fail(f"UNetGenerator.forward returned {type(out).__name__}", "a tensor", where)
-    _compare_output(out, expected, f"UNetGenerator(ngf={ngf})", "UNetGenerator.forward: return the last "
-                    "decoder's output as it is")
+    compare_output(out, expected, f"UNetGenerator(ngf={ngf})", "UNetGenerator.forward: return the last "
+                   "decoder's output as it is")
 
 
-def unet_parameters(UNetGenerator, num_downs=8, norm="batch"):
-    """The parameter count at ngf 64, a fixed number from the official code; name the first block off."""
+def _block_checks(norm):
+    return {"EncoderBlock": ("exercise 3", lambda cls: encoder_block(cls, norm)),
+            "DecoderBlock": ("exercise 4", lambda cls: decoder_block(cls, norm))}
+
+
+def _graded_alone(UNetGenerator, label, run, norm="batch"):
+    """The generator's check, charged to exercise 5 only: a mistake in the student's blocks
+    (exercises 3 and 4) does not cost the generator's points (see ex2_compare.assembly)."""
     ensure_own_code(UNetGenerator, "UNetGenerator")
+    assembly(UNetGenerator, label, ("EncoderBlock", "DecoderBlock", "norm_layer"), run, _block_checks(norm))
+
+
+def unet_generator(UNetGenerator, ngf=8, num_downs=8, norm="batch", size=None, in_channels=3,
+                   out_channels=3, dropout=0.5):
+    """The whole generator: the layers of every block, the weight shapes, then (with the reference
+    weights) the output; when it differs, block by block to name the first block that differs."""
+    _graded_alone(UNetGenerator, f"UNetGenerator(num_downs={num_downs}, ngf={ngf}, norm={norm!r})",
+                  lambda: _unet_generator(UNetGenerator, ngf, num_downs, norm, size, in_channels,
+                                          out_channels, dropout), norm)
+
+
+def _unet_parameters(UNetGenerator, num_downs, norm):
     expected = PARAMETERS[num_downs, norm]
     with torch.device("meta"):  # shapes only: no memory, no initialisation, instant
-        mine = _build(UNetGenerator, (), {"num_downs": num_downs, "norm": norm}, "UNetGenerator")
+        mine = build(UNetGenerator, (), {"num_downs": num_downs, "norm": norm}, "UNetGenerator")
         theirs = ref.UNetGenerator(num_downs=num_downs, norm=norm)
     count = sum(p.numel() for p in mine.parameters() if p.requires_grad)
     if count == expected:
@@ -401,55 +358,118 @@ def unet_parameters(UNetGenerator, num_downs=8, norm="batch"):
          f"{expected:,} (not the ~9M some tutorials quote; biases only where no BatchNorm follows)", where)
 
 
+def unet_parameters(UNetGenerator, num_downs=8, norm="batch"):
+    """The parameter count at ngf 64, a fixed number from the official code; name the first block off."""
+    _graded_alone(UNetGenerator, f"UNetGenerator(num_downs={num_downs}, norm={norm!r})",
+                  lambda: _unet_parameters(UNetGenerator, num_downs, norm), norm)
+
+
 def unet_full_size(UNetGenerator):
     """unet_256 at the paper's size: 54,413,955 parameters and the reference's output at 256 x 256."""
-    unet_parameters(UNetGenerator)
-    unet_generator(UNetGenerator, ngf=64, num_downs=8, size=256)
+    def run():
+        _unet_parameters(UNetGenerator, 8, "batch")
+        _unet_generator(UNetGenerator, 64, 8, "batch", 256, 3, 3, 0.5)
+    _graded_alone(UNetGenerator, "UNetGenerator() at full size (ngf=64, 256 x 256)", run)
 
 
-def unet_size_error(UNetGenerator):
-    """forward raises ValueError for a side that is not a multiple of 2 ** num_downs; others work."""
-    ensure_own_code(UNetGenerator, "UNetGenerator")
-    mine = _build(UNetGenerator, (), {"num_downs": 5, "ngf": 4}, "UNetGenerator").eval()
-    out = _call(mine, (_randn(1, 3, 64, 96),), "UNetGenerator(num_downs=5) on a 64 x 96 input",
-                "UNetGenerator.forward: non-square inputs whose sides are multiples of 32 must work")
-    if list(out.shape) != [1, 3, 64, 96]:
-        fail(f"UNetGenerator(num_downs=5) turns a 64 x 96 input into {list(out.shape)}", "[1, 3, 64, 96]",
-             "UNetGenerator.forward")
-    for h, w in ((100, 96), (64, 70)):
+def _nearest(n, m):
+    return sorted({max(m, n // m * m), (n // m + 1) * m})
+
+
+def _unet_size_error(UNetGenerator):
+    mine = build(UNetGenerator, (), {"num_downs": 5, "ngf": 4}, "UNetGenerator").eval()
+    where = "UNetGenerator.forward: check x.shape[-2:] before the first encoder"
+    for h, w, side, bad in ((100, 64, "height", 100), (160, 70, "width", 70)):
+        near = " or ".join(map(str, _nearest(bad, 32)))
         try:
             with torch.no_grad():
-                mine(_randn(1, 3, h, w))
+                mine(randn(1, 3, h, w))
         except ValueError as error:
-            if not str(error):
-                fail("the ValueError has no message", "a message naming the size and what works",
-                     "UNetGenerator.forward")
+            message = str(error)
+            if not re.search(rf"(?<!\d){bad}(?!\d)", message):
+                fail(f"the ValueError for a {h} x {w} input says {message!r}, without the size {bad}",
+                     f"a message that names the {side} {bad} and the nearest sizes that work ({near})", where)
+            if not any(re.search(rf"(?<!\d){n}(?!\d)", message) for n in _nearest(bad, 32)):
+                fail(f"the ValueError for a {h} x {w} input says {message!r}, without the nearest sizes "
+                     f"that work", f"a message that also names {near}, the multiples of 2**5 = 32 "
+                     f"nearest to {bad}, so the user knows what to resize to", where)
             continue
         except Exception as error:
             fail(f"a {h} x {w} input with num_downs=5 raised {type(error).__name__}: {str(error)[:120]}",
-                 "a ValueError that says each side must be a multiple of 2**5 = 32",
-                 "UNetGenerator.forward: check x.shape[-2:] before the first encoder")
-        fail(f"a {h} x {w} input with num_downs=5 gave no error", "ValueError", "UNetGenerator.forward")
-    passed("UNetGenerator refuses sizes that are not multiples of 2 ** num_downs with a ValueError")
+                 f"a ValueError that says the {side} {bad} is no multiple of 2**5 = 32 and names {near}",
+                 where)
+        fail(f"a {h} x {w} input with num_downs=5 gave no error", "ValueError", where)
+    # sizes that are multiples of 32 must pass the size check, square or not
+    results = {}
+    for h, w in ((64, 96), (64, 64)):
+        try:
+            with torch.no_grad():
+                results[h, w] = mine(randn(1, 3, h, w))
+        except ValueError as error:
+            fail(f"UNetGenerator(num_downs=5) refuses a {h} x {w} input: {error}",
+                 "every side that is a multiple of 2**5 = 32 works, square or not", where)
+        except Exception as error:
+            results[h, w] = error
+    works = {k: isinstance(v, torch.Tensor) and list(v.shape) == [1, 3, *k] for k, v in results.items()}
+    if works[64, 64] and not works[64, 96]:
+        got = results[64, 96]
+        fail(f"UNetGenerator(num_downs=5) works on 64 x 64 but on a 64 x 96 input "
+             + (f"raises {type(got).__name__}: {str(got)[:120]}" if isinstance(got, Exception)
+                else f"returns {list(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__}"),
+             "[1, 3, 64, 96]: non-square inputs work when each side is a multiple of 32",
+             "UNetGenerator.forward: use the height and the width, each on its own")
+    note = "" if works[64, 64] else " (the forward itself does not work yet: see the U-Net checks above)"
+    passed(f"UNetGenerator refuses sizes that are not multiples of 2 ** num_downs with a ValueError that "
+           f"names the size and the nearest sizes that work{note}")
 
+
+def unet_size_error(UNetGenerator):
+    """forward raises a ValueError naming the size and the nearest sizes that work, for a side that is
+    not a multiple of 2 ** num_downs; sizes that are multiples pass the check, square or not."""
+    _graded_alone(UNetGenerator, "UNetGenerator's size check", lambda: _unet_size_error(UNetGenerator))
+
+
+def unet(UNetGenerator):
+    """For lesson 5, which trains the student's generator: the generator with the student's own
+    blocks (no reference parts put in), at two depths, and its parameter count."""
+    ensure_own_code(UNetGenerator, "UNetGenerator")
+    _unet_generator(UNetGenerator, 8, 8, "batch", None, 3, 3, 0.5)
+    _unet_generator(UNetGenerator, 4, 6, "batch", 64, 3, 3, 0.5)
+    _unet_parameters(UNetGenerator, 8, "batch")
+
+
+# --------------------------------------------------------------------------------------------
+# exercise 6: depth and receptive field
 
 def encoder_field(encoder_field):
     """encoder_field(num_downs) -> the receptive field side of the bottleneck (k4 s2 convs)."""
     ensure_own_code(encoder_field, "encoder_field")
     for n in range(1, 11):
         expected = receptive_field([(4, 2, 1)] * n).size
-        got = encoder_field(n)
+        try:
+            got = encoder_field(n)
+        except Exception as error:
+            fail(f"encoder_field({n}) raised {type(error).__name__}: {error}", "a number", "encoder_field")
         if got != expected:
-            fail(f"encoder_field({n}) = {got}", f"{expected} = 1 + 3 * (1 + 2 + ... + 2^{n - 1})",
-                 "encoder_field: r = 1 + sum_l (k_l - 1) * prod_{i<l} s_i with k = 4 and s = 2")
+            fail(f"encoder_field({n}) = {got}",
+                 f"{expected}, the side of the field of {n} stacked 4 x 4 stride-2 convs",
+                 "encoder_field: in r = 1 + sum_l (k_l - 1) * prod_{i<l} s_i put k = 4 and s = 2, write "
+                 "out r for n = 1, 2, 3 and sum the series in closed form")
     passed("encoder_field: r = 3 * 2^n - 2, so each level doubles the field")
 
 
 def encoder_fields(fields):
     """fields = {num_downs: receptive field of the encoder stack} for num_downs 5 ... 8."""
-    expected = {n: 3 * 2 ** n - 2 for n in range(5, 9)}
-    got = {int(k): int(v) for k, v in dict(fields).items()}
-    if got != expected:
-        fail(f"fields = {got}", f"{expected}",
-             "the cell that fills `fields`: receptive_field(UNetGenerator(num_downs=n, ngf=...).encoders).size")
+    try:
+        got = {int(k): int(v) for k, v in dict(fields).items()}
+    except Exception as error:
+        fail(f"`fields` cannot be read as {{num_downs: field}}: {type(error).__name__}: {error}",
+             "a dict {5: ..., 6: ..., 7: ..., 8: ...} of whole numbers", "the cell that fills `fields`")
+    where = "the cell that fills `fields`: receptive_field(ref.UNetGenerator(num_downs=n, ngf=4).encoders).size"
+    if sorted(got) != [5, 6, 7, 8]:
+        fail(f"`fields` has the keys {sorted(got)}", "the keys 5, 6, 7, 8 (num_downs)", where)
+    for n in range(5, 9):
+        expected = receptive_field([(4, 2, 1)] * n).size
+        if got[n] != expected:
+            fail(f"fields[{n}] = {got[n]}", f"{expected}, the measured field of {n} encoder levels", where)
     passed("the bottleneck of unet_256 (num_downs 8) sees 766 x 766 pixels: more than the whole image")
