@@ -23,6 +23,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -78,6 +79,19 @@ def laplacian_variance(images):
     return F.conv2d(grey, kernel.view(1, 1, 3, 3)).flatten(1).var(dim=1)
 
 
+class Measurement(NamedTuple):
+    l1: float          # mean |y - G(x)| over every pixel, channel and image, in [-1, 1] units
+    sharpness: float   # mean over the images of the variance of the Laplacian of G(x) in [0, 1]
+
+
+def measure(fakes, targets):
+    """L1 to the target and sharpness of a batch of generated images (N, 3, H, W), both in [-1, 1]
+    like G's Tanh output: the two numbers the lambda explorer shows (lesson 4 writes this)."""
+    fakes, targets = fakes.detach(), targets.detach()
+    return Measurement(l1=(targets - fakes).abs().mean().item(),
+                       sharpness=laplacian_variance((fakes + 1) / 2).mean().item())
+
+
 def to_uint8(t):
     """(N, 3, H, W) in [-1, 1] -> (N, H, W, 3) uint8."""
     return ((t.detach().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
@@ -107,21 +121,21 @@ def train_one(cfg, lambda_l1, train_set, initial_G, initial_D):
 
 @torch.no_grad()
 def evaluate(cfg, G, D, test_pairs):
-    """Metrics over the test pairs and G's outputs for them. As in the paper (sec. 3.1) G keeps dropout and
+    """Metrics over the test pairs and G's outputs for them. As in the paper (sec. 3.3) G keeps dropout and
     batch statistics at test time, so it stays in train mode and sees one image at a time."""
     torch.manual_seed(cfg.seed + 1)
-    outputs, l1, sharp, d_fake, d_real = [], [], [], [], []
+    outputs, targets, d_fake, d_real = [], [], [], []
     for x, y in test_pairs:
         x, y = x.unsqueeze(0).to(cfg.device), y.unsqueeze(0).to(cfg.device)
         fake = G(x)
         outputs.append(fake)
-        l1.append((y - fake).abs().mean())
-        sharp.append(laplacian_variance((fake + 1) / 2)[0])
+        targets.append(y)
         d_fake.append(torch.sigmoid(D(x, fake)).mean())
         d_real.append(torch.sigmoid(D(x, y)).mean())
-    mean = lambda values: torch.stack(values).mean().item()  # noqa: E731
-    return torch.cat(outputs), {"l1": mean(l1), "sharpness": mean(sharp), "d_score": mean(d_fake),
-                                "d_real": mean(d_real)}
+    fakes = torch.cat(outputs)
+    m = measure(fakes, torch.cat(targets))
+    return fakes, {"l1": m.l1, "sharpness": m.sharpness, "d_score": torch.stack(d_fake).mean().item(),
+                   "d_real": torch.stack(d_real).mean().item()}
 
 
 def run_sweep(cfg, out=DEFAULT_OUT):
