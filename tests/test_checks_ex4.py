@@ -659,8 +659,23 @@ def test_measure_may_use_laplacian_variance_but_not_the_reference_measure():
     def wrapped(fakes, targets):
         return lambda_sweep.measure(fakes, targets)
 
-    with pytest.raises(CheckFailed, match="uses the reference"):
-        check.measure(wrapped)
+    def imported_inside(fakes, targets):
+        from p2p_ref.lambda_sweep import measure as reference_measure
+        return reference_measure(fakes, targets)
+
+    def module_inside(fakes, targets):
+        import p2p_ref.lambda_sweep
+        return p2p_ref.lambda_sweep.measure(fakes, targets)
+
+    for wrong in (wrapped, imported_inside, module_inside):
+        with pytest.raises(CheckFailed, match="uses the reference"):
+            check.measure(wrong)
+
+    def laplacian_imported_inside(fakes, targets):
+        from p2p_ref.lambda_sweep import laplacian_variance
+        return (targets - fakes).abs().mean(), laplacian_variance((fakes + 1) / 2).mean()
+
+    check.measure(laplacian_imported_inside)
 
 
 def test_the_hidden_measure_check_catches_a_fixed_image_size():

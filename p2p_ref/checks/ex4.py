@@ -678,8 +678,10 @@ def _ensure_own_measure(measure):
     """measure may call laplacian_variance and denormalize, also through the module p2p_ref.lambda_sweep,
     but not the reference measure."""
     ensure_own_code(measure, "measure", allowed=(lambda_sweep.laplacian_variance, denormalize, lambda_sweep))
-    uses_module = any(value is lambda_sweep for value in getattr(measure, "__globals__", {}).values())
-    if uses_module and {"measure", "evaluate", "run_sweep"} & _code_names(measure):
+    names = _code_names(measure)
+    reaches_module = (any(value is lambda_sweep for value in getattr(measure, "__globals__", {}).values())
+                      or any(name.startswith("p2p_ref") for name in names))   # also an import inside measure
+    if reaches_module and {"measure", "evaluate", "run_sweep"} & names:
         fail("`measure` uses the reference implementation: p2p_ref.lambda_sweep.measure",
              "`measure` built from torch, laplacian_variance and your own code",
              "the cell where you define `measure`")
