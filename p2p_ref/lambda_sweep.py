@@ -55,6 +55,7 @@ class SweepConfig:
     n_eval: int = 50                    # test images the metrics average over
     seed: int = 0
     device: str = "cpu"
+    threads: int = 0                    # CPU threads for torch; 0 keeps torch's default (one per core)
 
     def __post_init__(self):
         if self.size < 32 or self.size & (self.size - 1):
@@ -65,6 +66,8 @@ class SweepConfig:
         for name in ("steps", "n_show", "n_eval"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)}: expected at least 1")
+        if self.threads < 0:
+            raise ValueError(f"threads={self.threads}: expected 0 (torch's default) or a positive number")
 
     @property
     def num_downs(self):
@@ -140,6 +143,16 @@ def evaluate(cfg, G, D, test_pairs):
 
 def run_sweep(cfg, out=DEFAULT_OUT):
     """Train and evaluate one model per lambda and write the .npz file; returns its path."""
+    threads = torch.get_num_threads()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _run_sweep(cfg, out)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_sweep(cfg, out):
     root = resolve_dataset(cfg.dataset, cfg.data_root)
     load_size = round(cfg.size * 286 / 256)  # the paper's jitter, scaled: 286 -> 256 becomes 72 -> 64
     train_set = AlignedDataset(root, "train", cfg.direction, load_size=load_size, crop_size=cfg.size, flip=True)
@@ -192,6 +205,9 @@ def parse_args(argv=None):
     p.add_argument("--n-eval", type=int, default=d.n_eval, help="test images the metrics average over")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", default=d.device, help="cpu, cuda, cuda:1, mps ...")
+    p.add_argument("--threads", type=int, default=d.threads,
+                   help="CPU threads for torch (0: torch's default). On a CPU shared with other jobs, 1 "
+                        "avoids the threads waiting on each other")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="the .npz file to write")
     args = p.parse_args(argv)
     try:
