@@ -23,6 +23,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -54,6 +55,7 @@ class SweepConfig:
     n_eval: int = 50                    # test images the metrics average over
     seed: int = 0
     device: str = "cpu"
+    threads: int = 0                    # CPU threads for torch; 0 keeps torch's default (one per core)
 
     def __post_init__(self):
         if self.size < 32 or self.size & (self.size - 1):
@@ -64,6 +66,8 @@ class SweepConfig:
         for name in ("steps", "n_show", "n_eval"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)}: expected at least 1")
+        if self.threads < 0:
+            raise ValueError(f"threads={self.threads}: expected 0 (torch's default) or a positive number")
 
     @property
     def num_downs(self):
@@ -76,6 +80,19 @@ def laplacian_variance(images):
     grey = (0.299 * images[:, 0] + 0.587 * images[:, 1] + 0.114 * images[:, 2]).unsqueeze(1)
     kernel = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], device=images.device)
     return F.conv2d(grey, kernel.view(1, 1, 3, 3)).flatten(1).var(dim=1)
+
+
+class Measurement(NamedTuple):
+    l1: float          # mean |y - G(x)| over every pixel, channel and image, in [-1, 1] units
+    sharpness: float   # mean over the images of the variance of the Laplacian of G(x) in [0, 1]
+
+
+def measure(fakes, targets):
+    """L1 to the target and sharpness of a batch of generated images (N, 3, H, W), both in [-1, 1]
+    like G's Tanh output: the two numbers the lambda explorer shows (lesson 4 writes this)."""
+    fakes, targets = fakes.detach(), targets.detach()
+    return Measurement(l1=(targets - fakes).abs().mean().item(),
+                       sharpness=laplacian_variance((fakes + 1) / 2).mean().item())
 
 
 def to_uint8(t):
@@ -107,25 +124,35 @@ def train_one(cfg, lambda_l1, train_set, initial_G, initial_D):
 
 @torch.no_grad()
 def evaluate(cfg, G, D, test_pairs):
-    """Metrics over the test pairs and G's outputs for them. As in the paper (sec. 3.1) G keeps dropout and
+    """Metrics over the test pairs and G's outputs for them. As in the paper (sec. 3.3) G keeps dropout and
     batch statistics at test time, so it stays in train mode and sees one image at a time."""
     torch.manual_seed(cfg.seed + 1)
-    outputs, l1, sharp, d_fake, d_real = [], [], [], [], []
+    outputs, targets, d_fake, d_real = [], [], [], []
     for x, y in test_pairs:
         x, y = x.unsqueeze(0).to(cfg.device), y.unsqueeze(0).to(cfg.device)
         fake = G(x)
         outputs.append(fake)
-        l1.append((y - fake).abs().mean())
-        sharp.append(laplacian_variance((fake + 1) / 2)[0])
+        targets.append(y)
         d_fake.append(torch.sigmoid(D(x, fake)).mean())
         d_real.append(torch.sigmoid(D(x, y)).mean())
-    mean = lambda values: torch.stack(values).mean().item()  # noqa: E731
-    return torch.cat(outputs), {"l1": mean(l1), "sharpness": mean(sharp), "d_score": mean(d_fake),
-                                "d_real": mean(d_real)}
+    fakes = torch.cat(outputs)
+    m = measure(fakes, torch.cat(targets))
+    return fakes, {"l1": m.l1, "sharpness": m.sharpness, "d_score": torch.stack(d_fake).mean().item(),
+                   "d_real": torch.stack(d_real).mean().item()}
 
 
 def run_sweep(cfg, out=DEFAULT_OUT):
     """Train and evaluate one model per lambda and write the .npz file; returns its path."""
+    threads = torch.get_num_threads()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _run_sweep(cfg, out)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_sweep(cfg, out):
     root = resolve_dataset(cfg.dataset, cfg.data_root)
     load_size = round(cfg.size * 286 / 256)  # the paper's jitter, scaled: 286 -> 256 becomes 72 -> 64
     train_set = AlignedDataset(root, "train", cfg.direction, load_size=load_size, crop_size=cfg.size, flip=True)
@@ -178,6 +205,9 @@ def parse_args(argv=None):
     p.add_argument("--n-eval", type=int, default=d.n_eval, help="test images the metrics average over")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", default=d.device, help="cpu, cuda, cuda:1, mps ...")
+    p.add_argument("--threads", type=int, default=d.threads,
+                   help="CPU threads for torch (0: torch's default). On a CPU shared with other jobs, 1 "
+                        "avoids the threads waiting on each other")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="the .npz file to write")
     args = p.parse_args(argv)
     try:

@@ -4,6 +4,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
 from p2p_ref.lambda_explorer import DEFAULT_PATH, LambdaExplorer, lambda_explorer, load_sweep
 from p2p_ref.lambda_sweep import laplacian_variance, main, parse_args
@@ -95,8 +96,6 @@ def test_a_missing_or_damaged_file_names_the_path_and_the_fix(tmp_path):
 
 
 def test_laplacian_variance_is_lower_for_a_blurred_image():
-    import torch
-
     sharp = (torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0)) > 0.5).float()
     blurred = torch.nn.functional.avg_pool2d(sharp, 3, stride=1, padding=1)
     assert laplacian_variance(blurred) < laplacian_variance(sharp)
@@ -106,12 +105,14 @@ def test_laplacian_variance_is_lower_for_a_blurred_image():
 def test_the_sweep_script_runs_end_to_end(tmp_path):
     root = make_synthetic_dataset(tmp_path / "synthetic", n_train=4, n_val=1, n_test=3, size=64)
     out = tmp_path / "sweep.npz"
+    threads = torch.get_num_threads()
     main(["--dataset", str(root), "--size", "32", "--steps", "5", "--lambdas", "0,100",
-          "--n-eval", "3", "--n-show", "2", "--out", str(out)])
+          "--n-eval", "3", "--n-show", "2", "--threads", "1", "--out", str(out)])
+    assert torch.get_num_threads() == threads   # --threads holds for the sweep only
     small = load_sweep(out)
     assert small.lambdas.tolist() == [0.0, 100.0]
     assert small.inputs.shape == (2, 32, 32, 3) and small.outputs.shape == (2, 2, 32, 32, 3)
-    assert small.config["steps"] == 5 and small.config["n_eval"] == 3
+    assert small.config["steps"] == 5 and small.config["n_eval"] == 3 and small.config["threads"] == 1
     explorer = lambda_explorer(out).show(lambda_value=0)
     assert "lambda = 0<" in explorer.readout.value
 
@@ -121,5 +122,7 @@ def test_bad_flags_are_refused():
         parse_args(["--size", "48"])
     with pytest.raises(SystemExit):
         parse_args(["--lambdas", "0,ten"])
+    with pytest.raises(SystemExit):
+        parse_args(["--threads", "-1"])
     cfg, out = parse_args(["--lambdas", "0,100", "--out", "x.npz"])
     assert cfg.lambdas == [0.0, 100.0] and out == "x.npz" and cfg.num_downs == 6
