@@ -47,7 +47,6 @@ def state_names(m):
 _ALLOWED = (ref_models.init_weights, ref_models.norm_layer)
 _SQUASH = (nn.Sigmoid, nn.Tanh)
 _ACTIVATIONS = (nn.LeakyReLU, nn.ReLU, nn.ELU, nn.SELU, nn.GELU, nn.SiLU, nn.PReLU, nn.Softplus, nn.Hardtanh)
-PIXELGAN_NOTE = " (the 1 x 1 PixelGAN)"
 # Graded building blocks of this notebook that a PatchDiscriminator may call: when it fails with
 # the student's block and passes with the reference's, the fault is the block's (its own cell).
 BLOCKS = (("norm_layer", ref_models.norm_layer, "Exercise 3.5"),)
@@ -283,8 +282,9 @@ def _compare_gap(D, got, want, i, label):
         channels = getattr(g, "num_features", w.num_features)
         if not same_kind or channels != w.num_features or state_names(g) != state_names(w):
             (g_params, g_buffers), (w_params, w_buffers) = state_names(g), state_names(w)
-            extra = (f" with learnable parameters {[p for p, _ in g_params]} (affine=True)" if g_params and not w_params
-                     else f" with running statistics {list(g_buffers)}" if g_buffers and not w_buffers else "")
+            extra = "" if not same_kind or type(g) is not type(w) else (
+                f" with learnable parameters {[p for p, _ in g_params]} (affine=True)" if g_params and not w_params
+                else f" with running statistics {list(g_buffers)}" if g_buffers and not w_buffers else "")
             spec = ("learnable scale and shift, running statistics" if isinstance(w, nn.BatchNorm2d) else
                     "no parameters and no running statistics (PyTorch's defaults)")
             fail(f"{label}: {short(g)} runs {_gap_label(i, n)}{extra}", f"{short(w)}: {spec}", where)
@@ -598,8 +598,9 @@ def _variants(student_cls):
         got = ref_rf.receptive_field([(c.kernel_size[0], c.stride[0], c.padding[0]) for c in t.convs]).size
         if got != field:
             fail(f"{label} has a {got} x {got} receptive field",
-                 f"{field} x {field}" + (f"{PIXELGAN_NOTE}: three 1 x 1 convs" if n_layers == 0 else
-                                        f": {n_layers} stride-2 convs after the first, the last of them stride 1"),
+                 f"{field} x {field}" + (" (the 1 x 1 PixelGAN): three 1 x 1 convs" if n_layers == 0 else
+                                        f": the first conv, then {n_layers} more, all stride 2 except the last "
+                                        "of them (stride 1), then the last conv"),
                  "how your `__init__` uses n_layers (the loop and the n_layers = 0 branch)")
         side = OUTPUT_BY_N_LAYERS[n_layers]
         if not isinstance(t.output, torch.Tensor) or tuple(t.output.shape) != (1, 1, side, side):
