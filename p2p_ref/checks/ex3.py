@@ -304,8 +304,9 @@ def norm_layer(student_fn):
                 fail(f"{call} returned {got!r} ({type(got).__name__})", f"a layer (an nn.Module): {spec}", where)
             (g_params, g_buffers), (w_params, w_buffers) = state_names(got), state_names(want)
             if g_params != w_params:
-                have = ", ".join(f"{n} {s}" for n, s in g_params) or "none"
-                fail(f"{call} returns {short(got)} with learnable parameters: {have}",
+                have = (f"with learnable parameters: {', '.join(f'{n} {s}' for n, s in g_params)}" if g_params
+                        else "without learnable parameters")
+                fail(f"{call} returns {short(got)} {have}",
                      spec + (f": parameters {', '.join(f'{n} {s}' for n, s in w_params)}" if w_params else
                              ", i.e. affine=False"), where)
             if g_buffers != w_buffers:
