@@ -34,8 +34,8 @@ PARAMS_70_INSTANCE = 2_767_809
 _NORM_TYPES = (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm, nn.GroupNorm,
                nn.LayerNorm)
 NORM_SPEC = {"batch": "nn.BatchNorm2d(c) (PyTorch's defaults: learnable scale and shift, running statistics)",
-              "instance": "nn.InstanceNorm2d(c) (PyTorch's defaults: no parameters, no running statistics)",
-              "none": "a layer that changes nothing and has no parameters: nn.Identity()"}
+             "instance": "nn.InstanceNorm2d(c) (PyTorch's defaults: no parameters, no running statistics)",
+             "none": "a layer that changes nothing and has no parameters: nn.Identity()"}
 
 
 def state_names(m):
