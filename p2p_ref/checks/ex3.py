@@ -2,9 +2,11 @@
 
 Each check compares the student's code with p2p_ref.receptive_field and p2p_ref.models and, on a
 mistake, names what is wrong (the first layer that differs, the formula term that is missing).
+
+The PatchDiscriminator's checks (Exercise 3.6) live in p2p_ref.checks.ex3_discriminator.
 """
 
-import math
+import numbers
 
 import torch
 from torch import nn
@@ -12,15 +14,15 @@ from torch import nn
 from p2p_ref import models as ref_models
 from p2p_ref import receptive_field as ref_rf
 from p2p_ref.checks.common import ensure_own_code, fail, passed
+from p2p_ref.checks.ex3_discriminator import (  # noqa: F401 - the discriminator's checks, used by the notebook
+    FIELD_BY_N_LAYERS, NORM_SPEC, OUTPUT_BY_N_LAYERS, PARAMS_70, PARAMS_70_INSTANCE, patch_discriminator,
+    patch_discriminator_layers, patch_discriminator_layers_more, patch_discriminator_matches_reference,
+    patch_discriminator_shapes, patch_discriminator_shapes_more, patch_discriminator_variants, short, state_names)
 
 # (kernel, stride, padding) of the five convs of the 70 x 70 PatchGAN (n_layers = 3).
 PATCHGAN_70 = [(4, 2, 1), (4, 2, 1), (4, 2, 1), (4, 1, 1), (4, 1, 1)]
 GROWTH_70 = [4, 10, 22, 46, 70]  # the field after each of those convs
 SIDES_70 = [128, 64, 32, 31, 30]  # the side of each conv's output for a 256 x 256 input
-FIELD_BY_N_LAYERS = {0: 1, 1: 16, 2: 34, 3: 70, 4: 142, 5: 286}
-OUTPUT_BY_N_LAYERS = {0: 256, 1: 126, 2: 62, 3: 30, 4: 14, 5: 6}  # for a 256 x 256 pair
-PARAMS_70 = 2_768_705
-PARAMS_70_INSTANCE = 2_767_809
 
 # Other stacks for the hidden checks: odd kernels, stride 3, no padding, a kernel smaller than 3.
 OTHER_STACKS = [
@@ -36,6 +38,10 @@ OTHER_STACKS = [
 # ----------------------------------------------------------------------------------------------
 # receptive_field(layers) and output_size(layers, input_size)
 # ----------------------------------------------------------------------------------------------
+
+# Students derive the formula themselves (Exercise 3.2), so the generic hint does not print it.
+_RF_WHERE = ("your `receptive_field`: how many input pixels each layer adds to the field, and how far "
+             "apart (in input pixels) neighbouring positions of that layer's input are")
 
 def _products(strides):
     """prod_{i<l} s_i for each layer l (1 for the first layer)."""
@@ -65,6 +71,8 @@ def _as_field(result, layers):
             v = v.item()
         if isinstance(v, float) and v.is_integer():
             v = int(v)
+        if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+            v = int(v)  # numpy integers (np.prod) count too
         if not isinstance(v, int) or isinstance(v, bool):
             fail(f"the {name} returned for {layers} is {v!r} ({type(v).__name__})",
                  f"an int: a {name} counts whole input pixels", where)
@@ -109,8 +117,18 @@ def _padding_hints(layers):
              "the padding of layer l is scaled by prod_{i<l} s_i, which does not include s_l")]
 
 
+def _call(student_fn, name, *args):
+    """The student's function on copies of args; a crash becomes a plain-words failure."""
+    try:
+        return student_fn(*[list(a) if isinstance(a, list) else a for a in args])
+    except Exception as e:  # noqa: BLE001 - the student's code may raise anything
+        fail(f"{name}({', '.join(map(repr, args))}) raised {type(e).__name__}" + (f": {e}" if str(e) else ""),
+             "a result for every stack of (kernel, stride, padding) layers, the empty one included",
+             f"your `{name}`")
+
+
 def _compare_field(student_fn, layers, where):
-    got = _as_field(student_fn(list(layers)), layers)
+    got = _as_field(_call(student_fn, "receptive_field", list(layers)), layers)
     want = tuple(ref_rf.receptive_field(list(layers)))
     for i, (name, hints) in enumerate((("size", _size_hints), ("stride", _stride_hints),
                                        ("padding", _padding_hints))):
@@ -124,7 +142,7 @@ def _compare_field(student_fn, layers, where):
 def receptive_field(student_fn):
     """Visible check: the 70 x 70 stack, its growth layer by layer, and a single layer."""
     ensure_own_code(student_fn, "receptive_field")
-    where = "your `receptive_field`: r = 1 + sum_l (k_l - 1) prod_{i<l} s_i"
+    where = _RF_WHERE
     _compare_field(student_fn, [(4, 2, 1)], where)
     growth = []
     for n in range(1, len(PATCHGAN_70) + 1):
@@ -139,8 +157,8 @@ def receptive_field(student_fn):
 def receptive_field_more(student_fn):
     """Hidden check: an empty stack and stacks with other kernels, strides and paddings."""
     ensure_own_code(student_fn, "receptive_field")
-    where = "your `receptive_field`: r = 1 + sum_l (k_l - 1) prod_{i<l} s_i"
-    got = _as_field(student_fn([]), [])
+    where = _RF_WHERE
+    got = _as_field(_call(student_fn, "receptive_field", []), [])
     if got != (1, 1, 0):
         fail(f"receptive_field([]) (no layers at all) gives {got}",
              "(1, 1, 0): without layers a unit sees only its own pixel", where)
@@ -163,7 +181,7 @@ def receptive_field_measured(student_fn):
     ensure_own_code(student_fn, "receptive_field")
     torch.manual_seed(0)
     for layers in [PATCHGAN_70] + OTHER_STACKS[:4]:
-        size = _as_field(student_fn(list(layers)), layers)[0]
+        size = _as_field(_call(student_fn, "receptive_field", list(layers)), layers)[0]
         ref = ref_rf.receptive_field(list(layers))
         input_size = ref.size + 4 * ref.stride + 2 * ref.padding + 8
         measured = ref_rf.measure_receptive_field(_sequential_from(layers), input_size=input_size)
@@ -206,7 +224,7 @@ def output_size(student_fn):
                                                              (PATCHGAN_70, 100)]
     cases += [(layers, 300) for layers in OTHER_STACKS]
     for layers, n in cases:
-        got = student_fn(list(layers), n)
+        got = _call(student_fn, "output_size", list(layers), n)
         want = ref_rf.output_size(list(layers), n)
         if isinstance(got, torch.Tensor) and got.numel() == 1:
             got = got.item()
@@ -260,238 +278,67 @@ def patch_targets(student_fn):
 
 
 # ----------------------------------------------------------------------------------------------
-# The PatchDiscriminator
+# norm_layer(norm, num_channels)
 # ----------------------------------------------------------------------------------------------
 
-_ALLOWED = (ref_models.init_weights, ref_models.norm_layer)
-_NORMS = (nn.BatchNorm2d, nn.InstanceNorm2d)
+def norm_layer(student_fn):
+    """norm_layer(norm, c): BatchNorm2d(c), InstanceNorm2d(c) or an identity; an error naming a bad value.
 
-
-def _short(m):
-    if isinstance(m, nn.Conv2d):
-        return (f"Conv2d({m.in_channels} -> {m.out_channels}, kernel {m.kernel_size[0]}, stride "
-                f"{m.stride[0]}, padding {m.padding[0]}, bias={m.bias is not None})")
-    if isinstance(m, _NORMS):
-        return f"{type(m).__name__}({m.num_features})"
-    if isinstance(m, nn.LeakyReLU):
-        return f"LeakyReLU({m.negative_slope:g})"
-    return type(m).__name__
-
-
-def _student_layers(D, name):
-    model = getattr(D, "model", None)
-    if not isinstance(model, nn.Sequential):
-        fail(f"{name} has no `model` attribute that is an nn.Sequential (found {type(model).__name__})",
-             "all layers in order in self.model = nn.Sequential(...), like the reference, so that its "
-             "weights load", "the end of your `__init__`")
-    for i, m in enumerate(model):
-        if isinstance(m, (nn.Sequential, nn.ModuleList)):
-            fail(f"self.model[{i}] is a nested {type(m).__name__}",
-                 "one flat nn.Sequential of layers (conv, norm, LeakyReLU, ...) so parameter names match "
-                 "the reference (model.0.weight, model.2.weight, ...)", "how you build `self.model`")
-    return list(model)
-
-
-def _make(student_cls, **kwargs):
-    try:
-        return student_cls(**kwargs)
-    except TypeError as e:
-        fail(f"PatchDiscriminator({', '.join(f'{k}={v!r}' for k, v in kwargs.items())}) raised TypeError: {e}",
-             "the signature PatchDiscriminator(in_channels=6, ndf=64, n_layers=3, norm=\"batch\")",
-             "your `__init__` signature")
-
-
-def _compare_layers(D, ref, label):
-    """Fail at the first layer of D.model that differs from the reference's."""
-    got, want = _student_layers(D, label), list(ref.model)
-    where_sig = "the end of your `self.model`: D returns logits; the loss applies the sigmoid"
-    for i, m in enumerate(got):
-        if isinstance(m, (nn.Sigmoid, nn.Tanh)):
-            fail(f"{label}: self.model[{i}] is {type(m).__name__}, so every output lies in "
-                 f"{'(0, 1)' if isinstance(m, nn.Sigmoid) else '(-1, 1)'}",
-                 "no squashing at the end: D outputs raw logits (BCEWithLogits applies the sigmoid, "
-                 "exactly and without overflow)", where_sig)
-    for i in range(max(len(got), len(want))):
-        if i >= len(got):
-            fail(f"{label}: self.model stops after {len(got)} layers",
-                 f"{len(want)} layers; the next missing one is model[{i}] = {_short(want[i])}",
-                 "the end of your layer list: the last conv maps to 1 channel")
-        if i >= len(want):
-            fail(f"{label}: self.model has an extra layer model[{i}] = {_short(got[i])}",
-                 f"{len(want)} layers ending with {_short(want[-1])}", "the end of your layer list")
-        g, w = got[i], want[i]
-        where = f"self.model[{i}] (expected {_short(w)})"
-        if type(g) is not type(w):
-            if isinstance(w, nn.LeakyReLU) and isinstance(g, _NORMS) and i == 1:
-                fail(f"{label}: the first conv is followed by {_short(g)}",
-                     "no norm on the first layer (C64 in the paper has none): Conv -> LeakyReLU(0.2)", where)
-            if isinstance(w, nn.LeakyReLU) and isinstance(g, nn.ReLU):
-                fail(f"{label}: model[{i}] is ReLU", "LeakyReLU(0.2) everywhere in D", where)
-            if isinstance(w, nn.LeakyReLU):
-                fail(f"{label}: model[{i}] is {_short(g)}: the LeakyReLU after model[{i - 1}] is missing",
-                     f"LeakyReLU(0.2) after {_short(want[i - 1])}", where)
-            if isinstance(w, _NORMS) and not isinstance(g, _NORMS):
-                fail(f"{label}: model[{i}] is {_short(g)}: the norm after the conv model[{i - 1}] is missing",
-                     f"{_short(w)} after every conv except the first and the last", where)
-            fail(f"{label}: model[{i}] is {_short(g)}", _short(w), where)
-        if isinstance(w, nn.Conv2d):
-            for attr, what in (("in_channels", "input channels"), ("out_channels", "output channels"),
-                               ("kernel_size", "kernel size"), ("padding", "padding")):
-                got_v, want_v = getattr(g, attr), getattr(w, attr)
-                if got_v != want_v:
-                    show = (lambda v: v[0] if isinstance(v, tuple) and len(set(v)) == 1 else v)
-                    fail(f"{label}: the conv model[{i}] has {what} {show(got_v)}",
-                         f"{what} {show(want_v)}: {_short(w)}", where)
-            if g.stride != w.stride:
-                try:
-                    side = ref_rf.output_size(D, 256)
-                    effect = f"; a 256 x 256 pair then gives {side} x {side} logits instead of 30 x 30"
-                except ValueError:
-                    effect = ""
-                fail(f"{label}: the conv model[{i}] has stride {g.stride[0]}{effect}",
-                     f"stride {w.stride[0]} (strides 2, 2, 2, 1, 1: the last two convs keep the size)", where)
-            if (g.bias is None) != (w.bias is None):
-                why = ("a conv followed by BatchNorm needs no bias (BatchNorm's shift does that job), and "
-                       "the reference's weights have none" if w.bias is None else "this conv has a bias")
-                fail(f"{label}: the conv model[{i}] has bias={g.bias is not None}",
-                     f"bias={w.bias is not None}: {why}", where)
-        if isinstance(w, _NORMS) and (g.num_features != w.num_features or g.affine != w.affine
-                                      or g.track_running_stats != w.track_running_stats):
-            fail(f"{label}: model[{i}] is {_short(g)} (affine={g.affine}, "
-                 f"track_running_stats={g.track_running_stats})",
-                 f"{_short(w)} (affine={w.affine}, track_running_stats={w.track_running_stats})", where)
-        if isinstance(w, nn.LeakyReLU) and not math.isclose(g.negative_slope, w.negative_slope):
-            fail(f"{label}: model[{i}] has negative slope {g.negative_slope}", "LeakyReLU(0.2)", where)
-
-
-def patch_discriminator_layers(student_cls):
-    """The default D, layer by layer, against the reference's (names the first difference)."""
-    ensure_own_code(student_cls, "PatchDiscriminator", allowed=_ALLOWED)
-    _compare_layers(_make(student_cls), ref_models.PatchDiscriminator(), "PatchDiscriminator()")
-    passed("PatchDiscriminator(): C64 (no norm) - C128 - C256 - C512 - 1, k4 p1, strides 2 2 2 1 1, "
-           "LeakyReLU(0.2), no sigmoid")
-
-
-def patch_discriminator_layers_more(student_cls):
-    """Hidden: the layers for other n_layers, ndf and norm."""
-    ensure_own_code(student_cls, "PatchDiscriminator", allowed=_ALLOWED)
-    for kwargs in (dict(n_layers=2), dict(n_layers=4, ndf=8), dict(norm="instance"),
-                   dict(in_channels=3, ndf=16), dict(n_layers=0, ndf=16)):
-        label = f"PatchDiscriminator({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
-        _compare_layers(_make(student_cls, **kwargs), ref_models.PatchDiscriminator(**kwargs), label)
-    passed("the layers also match for n_layers 0, 2 and 4, InstanceNorm and 3 input channels")
-
-
-def patch_discriminator_shapes(student_cls):
-    """One logit per 70 x 70 patch: (1, 1, 30, 30) for a 256 pair; 2,768,705 parameters."""
-    ensure_own_code(student_cls, "PatchDiscriminator", allowed=_ALLOWED)
-    D = _make(student_cls).eval()
-    n = sum(p.numel() for p in D.parameters() if p.requires_grad)
-    if n != PARAMS_70:
-        fail(f"PatchDiscriminator() has {n:,} trainable parameters",
-             f"{PARAMS_70:,} (C64-C128-C256-C512-1, k4, no bias before BatchNorm)",
-             "the layer widths and the bias=... of each conv")
+    Judged by behaviour (parameters, buffers, outputs in train and eval mode), so any module that
+    computes the same passes, e.g. nn.GroupNorm(c, c, affine=False) for "instance".
+    """
+    ensure_own_code(student_fn, "norm_layer", allowed=())
+    where = "your `norm_layer`"
     torch.manual_seed(0)
-    x, y = torch.randn(2, 3, 256, 256), torch.randn(2, 3, 256, 256)
-    with torch.no_grad():
-        out = D(x, y)
-        if tuple(out.shape) != (2, 1, 30, 30):
-            fail(f"D(x, y) for a batch of two 256 x 256 pairs has shape {tuple(out.shape)}",
-                 "(2, 1, 30, 30): one logit per overlapping 70 x 70 patch",
-                 "the strides (2, 2, 2, 1, 1) and padding 1 of your convs")
-        joined = D(torch.cat([x, y], dim=1))
-        if tuple(joined.shape) != (2, 1, 30, 30) or not torch.allclose(joined, out, atol=1e-5):
-            fail("D(torch.cat([x, y], 1)) differs from D(x, y)",
-                 "the same logits: with y=None, x is already the 6-channel pair",
-                 "your `forward`: join x and y only when y is given")
-    passed("D(x, y): (2, 1, 30, 30) logits for two 256 x 256 pairs; 2,768,705 parameters")
-
-
-def patch_discriminator_shapes_more(student_cls):
-    """Hidden: 512 input, InstanceNorm parameter count."""
-    ensure_own_code(student_cls, "PatchDiscriminator", allowed=_ALLOWED)
-    D = _make(student_cls, ndf=8).eval()
-    with torch.no_grad():
-        out = D(torch.randn(1, 3, 512, 512), torch.randn(1, 3, 512, 512))
-    if tuple(out.shape) != (1, 1, 62, 62):
-        fail(f"a 512 x 512 pair gives logits of shape {tuple(out.shape)}", "(1, 1, 62, 62)",
-             "your `forward`: D is fully convolutional, nothing may assume 256 x 256")
-    n = sum(p.numel() for p in _make(student_cls, norm="instance").parameters())
-    if n != PARAMS_70_INSTANCE:
-        fail(f"PatchDiscriminator(norm='instance') has {n:,} parameters",
-             f"{PARAMS_70_INSTANCE:,}: InstanceNorm without affine parameters, so the convs keep a bias",
-             "how `norm` chooses the norm layer and the conv biases")
-    passed("a 512 pair gives 62 x 62 logits; InstanceNorm variant has 2,767,809 parameters")
-
-
-def patch_discriminator_matches_reference(student_cls):
-    """Load the reference's weights; the logits must then be the reference's, in eval and train mode."""
-    ensure_own_code(student_cls, "PatchDiscriminator", allowed=_ALLOWED)
-    torch.manual_seed(1)
-    ref = ref_models.PatchDiscriminator()
-    D = _make(student_cls)
-    result = None
+    for norm in ("batch", "instance", "none"):
+        for c in (8, 64):
+            call = f"norm_layer({norm!r}, {c})"
+            try:
+                got = student_fn(norm, c)
+            except Exception as e:  # noqa: BLE001 - the student's code may raise anything
+                fail(f"{call} raised {type(e).__name__}" + (f": {e}" if str(e) else ""),
+                     NORM_SPEC[norm].replace("(c)", f"({c})"), where)
+            want = ref_models.norm_layer(norm, c)
+            spec = NORM_SPEC[norm].replace("(c)", f"({c})")
+            if not isinstance(got, nn.Module):
+                fail(f"{call} returned {got!r} ({type(got).__name__})", f"a layer (an nn.Module): {spec}", where)
+            (g_params, g_buffers), (w_params, w_buffers) = state_names(got), state_names(want)
+            if g_params != w_params:
+                have = (f"with learnable parameters: {', '.join(f'{n} {s}' for n, s in g_params)}" if g_params
+                        else "without learnable parameters")
+                fail(f"{call} returns {short(got)} {have}",
+                     spec + (f": parameters {', '.join(f'{n} {s}' for n, s in w_params)}" if w_params else
+                             ", i.e. affine=False"), where)
+            if g_buffers != w_buffers:
+                fail(f"{call} returns {short(got)} with buffers {list(g_buffers) or 'none'}",
+                     f"{spec}: buffers {list(w_buffers) or 'none (track_running_stats=False)'}", where)
+            x = torch.randn(2, c, 5, 5) * 3 + 1
+            for mode in ("train", "eval"):  # eval after one train step: the running statistics too
+                got.train(mode == "train")
+                want.train(mode == "train")
+                with torch.no_grad():
+                    try:
+                        out = got(x)
+                    except Exception as e:  # noqa: BLE001
+                        fail(f"the layer from {call} raised {type(e).__name__} on a batch of shape "
+                             f"{tuple(x.shape)}: {e}", spec, where)
+                    ref_out = want(x)
+                if not isinstance(out, torch.Tensor) or out.shape != ref_out.shape \
+                        or not torch.allclose(out, ref_out, atol=1e-5):
+                    fail(f"the layer from {call} ({short(got)}) computes something else than {spec} "
+                         f"({mode} mode)", spec, where)
     try:
-        result = D.load_state_dict(ref.state_dict())
-    except RuntimeError as e:
-        fail(f"the reference weights do not load into your D: {str(e).splitlines()[0]} "
-             f"{' '.join(l.strip() for l in str(e).splitlines()[1:3])}",
-             "the same layers in the same order in self.model, so names (model.0.weight, ...) and shapes match",
-             "self.model: run print(PatchDiscriminator()) next to p2p_ref's and compare")
-    del result
-    x, y = torch.randn(2, 3, 256, 256), torch.randn(2, 3, 256, 256)
-    for mode in ("eval", "train"):
-        ref.train(mode == "train")
-        D.train(mode == "train")
-        with torch.no_grad():
-            want, got = ref(x, y), D(x, y)
-        if got.shape != want.shape:
-            fail(f"with the reference weights your D gives shape {tuple(got.shape)} ({mode} mode)",
-                 f"{tuple(want.shape)}", "your `forward`")
-        if torch.allclose(got, want, atol=1e-4, rtol=1e-4):
-            continue
-        if torch.allclose(got, torch.sigmoid(want), atol=1e-4):
-            fail("your D's output is sigmoid(logits): every value lies in (0, 1)",
-                 "raw logits: no sigmoid in D (BCEWithLogits applies it inside the loss)",
-                 "the end of `forward` / `self.model`")
-        with torch.no_grad():
-            swapped = ref(y, x)
-        if torch.allclose(got, swapped, atol=1e-4):
-            fail("your D joins the pair as (y, x)", "torch.cat([x, y], dim=1): the condition x first",
-                 "the torch.cat in your `forward`")
-        diff = (got - want).abs().max().item()
-        fail(f"with the reference's weights your D's logits differ from the reference's by up to {diff:.3g} "
-             f"({mode} mode)", "the same logits (up to 1e-4)",
-             "`forward`: it should be the concat followed by self.model, nothing else")
-    passed("with the reference's weights your D gives exactly the reference's logits (eval and train mode)")
+        result = student_fn("batchnorm", 8)
+    except Exception as e:  # noqa: BLE001 - any error type passes if it names the value
+        if "batchnorm" not in str(e):
+            fail(f"norm_layer('batchnorm', 8) raised {type(e).__name__}({str(e)!r}), which does not say "
+                 "which value was wrong", "an error whose message names the value 'batchnorm', e.g. "
+                 "raise ValueError(f\"norm={norm!r}: expected 'batch', 'instance' or 'none'\")", where)
+    else:
+        fail(f"norm_layer('batchnorm', 8) (a typo) returned {short(result)} without complaint",
+             "an error that names the value (ValueError is the usual choice): a typo must not build a "
+             "different network silently", where)
+    passed("norm_layer: BatchNorm2d, InstanceNorm2d (no parameters, no running statistics) and an "
+           "identity; a bad value raises an error that names it")
 
 
-def patch_discriminator_variants(student_cls):
-    """n_layers sets the patch: 0 (PixelGAN, 1 x 1) -> 1, 1 -> 16, 2 -> 34, 3 -> 70, 4 -> 142, 5 -> 286."""
-    ensure_own_code(student_cls, "PatchDiscriminator", allowed=_ALLOWED)
-    for n_layers, field in FIELD_BY_N_LAYERS.items():
-        D = _make(student_cls, n_layers=n_layers, ndf=8).eval()
-        _student_layers(D, f"PatchDiscriminator(n_layers={n_layers})")
-        got = ref_rf.receptive_field(D).size
-        if got != field:
-            fail(f"PatchDiscriminator(n_layers={n_layers}) has a {got} x {got} receptive field",
-                 f"{field} x {field}" + (" (the 1 x 1 PixelGAN: three 1 x 1 convs)" if n_layers == 0 else
-                                        f": {n_layers} stride-2 convs, then two stride-1 convs"),
-                 "how your `__init__` uses n_layers (the loop and the n_layers = 0 branch)")
-        with torch.no_grad():
-            out = D(torch.randn(1, 3, 256, 256), torch.randn(1, 3, 256, 256))
-        side = OUTPUT_BY_N_LAYERS[n_layers]
-        if tuple(out.shape) != (1, 1, side, side):
-            fail(f"PatchDiscriminator(n_layers={n_layers}) gives {tuple(out.shape)} for a 256 pair",
-                 f"(1, 1, {side}, {side})", "how your `__init__` uses n_layers")
-        want = sum(p.numel() for p in ref_models.PatchDiscriminator(n_layers=n_layers, ndf=8).parameters())
-        got_n = sum(p.numel() for p in D.parameters())
-        if got_n != want:
-            fail(f"PatchDiscriminator(n_layers={n_layers}, ndf=8) has {got_n:,} parameters",
-                 f"{want:,} (widths ndf * min(2**n, 8))", "the channel widths in your loop")
-    pixel = _make(student_cls, n_layers=0, ndf=8)
-    measured = ref_rf.measure_receptive_field(pixel, input_size=16)
-    if measured != 1:
-        fail(f"the gradient of one PixelGAN output reaches {measured} x {measured} input pixels",
-             "1 x 1: each output judges one pixel", "the n_layers = 0 branch: 1 x 1 convs only")
-    passed("n_layers 0..5 give fields 1, 16, 34, 70, 142, 286 and grids 256, 126, 62, 30, 14, 6")
