@@ -394,7 +394,7 @@ def load_alternatives(assignment):
 
 
 def grade_assignment(course, assignment, mutations, timeout=None, pack=True, regrade_wrong=False,
-                     tamper_loop=False):
+                     tamper_loop=False, tamper_checks=True):
     """Release `assignment` in the course, submit the solution, the blank lesson, the grading
     cases (packed into shared submissions by pack_cases unless pack=False) and the tampered
     lessons, autograde them all and return the scores. `timeout` overrides the per-cell
@@ -405,7 +405,9 @@ def grade_assignment(course, assignment, mutations, timeout=None, pack=True, reg
     correct alternatives (which must keep every point in both runs). Wrong cases fail in the
     kernel already, and the re-grade can only take points away, so they are graded without it
     unless regrade_wrong=True; the same goes for the tampered copies that test nbgrader's own
-    safeguards (a deleted or edited test cell, and, with tamper_loop=True, an endless loop)."""
+    safeguards (a deleted or edited test cell, and, with tamper_loop=True, an endless loop).
+    tamper_checks=False leaves out the lesson that switches the course's checks off (for toy
+    assignments that do not use them)."""
     course = Path(course)
     release = generate(course, assignment)
     source_path = notebook_path(course / "solutions" / assignment)
@@ -416,7 +418,7 @@ def grade_assignment(course, assignment, mutations, timeout=None, pack=True, reg
     run = GradingRun(course, assignment, name, autograded_cells(solution_nb), mutations)
     submissions = {SOLUTION: ("the solution notebook", solution_nb),
                    BLANK: ("the released lesson, untouched", lesson_nb)}
-    regraded = {SOLUTION, BLANK, TAMPER_CHECKS}
+    regraded = {SOLUTION, BLANK} | ({TAMPER_CHECKS} if tamper_checks else set())
     names = set()
     for m in mutations:
         if safe_student_id(m["name"]) in names:
@@ -441,8 +443,9 @@ def grade_assignment(course, assignment, mutations, timeout=None, pack=True, reg
     submissions[TAMPER_DELETE] = (f"lesson without test cell {run.deleted_test}", deleted_nb)
     submissions[TAMPER_EDIT] = ("lesson with every test cell edited to `pass`",
                                 tamper_edit_test(lesson_nb))
-    submissions[TAMPER_CHECKS] = ("lesson whose first cell switches every check function off",
-                                  tamper_switch_checks_off(lesson_nb))
+    if tamper_checks:
+        submissions[TAMPER_CHECKS] = ("lesson whose first cell switches every check function off",
+                                      tamper_switch_checks_off(lesson_nb))
 
     for student, (what, nb) in submissions.items():
         submit(course, student, assignment, nb, name)

@@ -87,8 +87,8 @@ def tamper_problems(run):
             problems.append(f"{TAMPER_LOOP}: grading stopped before the last code cell")
 
     # switching the checks off fooled the kernel, and the re-grade took the points back
-    flagged = [g for g, sc in run.scores[TAMPER_CHECKS].items() if sc.needs_manual_grade]
-    if run.autograded and not flagged:
+    flagged = [g for g, sc in run.scores.get(TAMPER_CHECKS, {}).items() if sc.needs_manual_grade]
+    if TAMPER_CHECKS in run.scores and not flagged:
         problems.append(f"{TAMPER_CHECKS}: no test cell was flagged for review")
 
     # a deleted test cell is not restored in 0.9.6 (OverwriteCells.add_missing_cells is off):
@@ -239,7 +239,8 @@ def toy(tmp_path_factory):
     root = tmp_path_factory.mktemp("toy")
     write_toy_assignment(root / "toy-solutions")
     course = make_course(root / "course", ["toy"], solutions=root / "toy-solutions")
-    return grade_assignment(course, "toy", TOY_MUTATIONS, timeout=10, pack=False, tamper_loop=True)
+    return grade_assignment(course, "toy", TOY_MUTATIONS, timeout=10, pack=False, tamper_loop=True,
+                            tamper_checks=False)
 
 
 def test_harness_on_toy_assignment(toy):
