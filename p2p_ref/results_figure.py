@@ -1,7 +1,7 @@
 """The results figure of a training run: test pairs at a few points of training, and the curves.
 
     python -m p2p_ref.results_figure runs/facades --dataset facades --out docs/img/facades_results.png \\
-        --caption "make facades: ..."
+        --caption "make facades: ..." --embed solutions/ex1_paired_translation/*.ipynb ...
 
 It reads what `p2p-train --keep-every-epochs N` leaves in a run folder: the checkpoint history
 (checkpoints/epoch_NNN.pt), losses.jsonl (every step) and metrics.jsonl (validation, per epoch).
@@ -9,9 +9,15 @@ Rows are test-split pairs: the input (labels), G's output at up to three kept ep
 target (photo). G runs in the paper's test mode (dropout and batch statistics on) with a fixed
 seed, at the run's crop size. Below them: the three losses (moving average) and the validation
 L1 / PSNR / SSIM per epoch.
+
+--embed puts the figure into notebooks as a cell attachment (a JPEG, so that it stays small),
+replacing a markdown link to the file: notebooks show it in JupyterLab, on Colab and after
+`nbgrader generate_assignment` alike, with no path to resolve.
 """
 
 import argparse
+import base64
+import io
 import json
 import re
 from pathlib import Path
@@ -131,6 +137,38 @@ def make_figure(run, dataset, out, rows=4, caption="", first=0, data_root="datas
     return out, shown
 
 
+def embed_in_notebooks(figure, notebooks, width=900, quality=82):
+    """Attach `figure` (downscaled to `width` px, as JPEG) to every markdown cell of `notebooks`
+    that links it by file name (`](.../NAME.png)`) or already holds it (`attachment:NAME.jpg`).
+    Returns the notebooks changed."""
+    import nbformat
+    from PIL import Image
+
+    figure = Path(figure)
+    with Image.open(figure) as img:
+        img = img.convert("RGB")
+        if img.width > width:
+            img = img.resize((width, round(img.height * width / img.width)), Image.LANCZOS)
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", quality=quality, optimize=True)
+    data = base64.b64encode(buf.getvalue()).decode()
+    name = figure.stem + ".jpg"
+    link = re.compile(r"\]\((?:[^)\s]*/)?" + re.escape(figure.name) + r"\)|\]\(attachment:" + re.escape(name) + r"\)")
+    changed = []
+    for path in map(Path, notebooks):
+        nb = nbformat.read(str(path), as_version=4)
+        hits = [c for c in nb.cells if c.cell_type == "markdown" and link.search(c.source)]
+        if not hits:
+            raise ValueError(f"{path}: no markdown cell links {figure.name} (expected a link "
+                             f"like ![...](../../docs/img/{figure.name}))")
+        for cell in hits:
+            cell.source = link.sub(f"](attachment:{name})", cell.source)
+            cell["attachments"] = {name: {"image/jpeg": data}}
+        nbformat.write(nb, str(path))
+        changed.append(path)
+    return changed
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m p2p_ref.results_figure", description=__doc__.split("\n\n")[0])
     p.add_argument("run", help="a p2p-train run folder trained with --keep-every-epochs")
@@ -140,9 +178,13 @@ def main(argv=None):
     p.add_argument("--rows", type=int, default=4, help="test pairs shown")
     p.add_argument("--first", type=int, default=0, help="index of the first test pair shown")
     p.add_argument("--caption", default="", help="text under the figure (command, machine, time)")
+    p.add_argument("--embed", nargs="*", default=[], metavar="NOTEBOOK",
+                   help="notebooks whose link to the figure becomes an attachment of it")
     args = p.parse_args(argv)
     out, shown = make_figure(args.run, args.dataset, args.out, args.rows, args.caption, args.first, args.data_root)
     print(f"wrote {out} (epochs {', '.join(map(str, shown))})")
+    for path in embed_in_notebooks(out, args.embed):
+        print(f"embedded it in {path}")
 
 
 if __name__ == "__main__":
