@@ -361,7 +361,25 @@ def test_wrapping_the_reference_fails():
     assert "not your own code" in failure(check.lr_factor, p2p_ref.train.lr_factor)
 
 
+def test_d_moved_in_gs_update_is_named():
+    def d_steps_twice(G, D, opt_G, opt_D, x, y, lambda_l1=100.0, gan_mode="vanilla"):
+        fake = G(x)
+        opt_D.zero_grad()
+        loss_D = discriminator_loss(D(x, y), D(x, fake.detach()), gan_mode)
+        loss_D.backward()
+        opt_D.step()
+        opt_G.zero_grad()
+        loss_G, gan, l1 = generator_loss(D(x, fake), fake, y, lambda_l1, gan_mode)
+        loss_G.backward()
+        opt_G.step()
+        opt_D.step()  # D moves on what G's backward left in its .grad
+        return as_dict(loss_D.item(), loss_G.item(), gan.item(), l1.item())
+
+    assert "D's weights moved in G's update" in failure(check.train_step, d_steps_twice)
+
+
 @pytest.mark.parametrize("mistake, words", [
+    ("g_gan_detached", "detached in the G step too"),
     ("no_l1_weight", "without its weight lambda_l1"),
     ("no_zero_grad", "zero_grad() is missing"),
     ("no_zero_grad_G", "opt_G.zero_grad() is missing"),

@@ -63,7 +63,8 @@ def _recipe(G, D, opt_G, opt_D, x, y, lambda_l1=100.0, gan_mode="vanilla", mista
     def g_step(fake):
         if mistake not in ("no_zero_grad", "no_zero_grad_G", "no_detach"):
             opt_G.zero_grad()
-        gan, l1 = gan_loss(D(x, fake), True, gan_mode), l1_loss(fake, y)
+        judged = fake.detach() if mistake == "g_gan_detached" else fake
+        gan, l1 = gan_loss(D(x, judged), True, gan_mode), l1_loss(fake, y)
         weight = {"no_l1_weight": 1.0, "lambda_ignored": 100.0}.get(mistake, lambda_l1)
         loss_G = gan + weight * l1
         loss_G.backward()
@@ -135,6 +136,17 @@ MISTAKES = {
         "the parameters were not updated: an optimizer's step() is missing",
         "opt_D.step() after loss_D.backward() and opt_G.step() after loss_G.backward()",
         "the end of the D step and of the G step"),
+    "g_gan_detached": (
+        "the GAN term of G's loss gave G no gradient: the generated image was detached in the G step "
+        "too, so only the L1 term trained G",
+        "D(x, fake) without detach in the G step: G learns how to look real through D's gradient",
+        "the G step: the fake that D judges there must stay attached to G's graph"),
+    "d_moved_in_g_step": (
+        "opt_D stepped again after G's backward: D's weights moved in G's update, on the gradients "
+        "that G's loss left in D",
+        "D's weights fixed during G's update: opt_D.step() once per step, in the D step (freeze D with "
+        "requires_grad_(False) during the G step if you like; opt_G.step() does not touch D)",
+        "the G step: only opt_G steps there"),
     "joint_batch": (
         "D judged the real and the generated pairs in one batch (torch.cat along the batch): its "
         "BatchNorm then normalises real and fake together, which changes what D computes",
@@ -303,6 +315,8 @@ def _diagnose_trace(events, batch_size):
         if steps and steps[0] == "opt_G.step" and "opt_D.step" in steps:
             found.append("g_step_first")
             break
+    if any(e.count("opt_D.step") > 1 for e in events):
+        found.append("d_moved_in_g_step")
     return found
 
 
@@ -385,7 +399,7 @@ def _check_train_step(student, lambda_l1, gan_mode, batch_size, seed, swapped):
              "loss_G_L1 = mean |y - G(x)|, before multiplying by lambda_l1 (loss_G includes the weight)",
              "the `return` line of train_step")
     candidates = ["d_loss_not_halved", "no_l1_weight", "no_zero_grad", "no_zero_grad_D", "no_zero_grad_G",
-                  "g_step_first", "no_detach"]
+                  "g_step_first", "no_detach", "g_gan_detached"]
     candidates += ["lambda_ignored"] if lambda_l1 != 100.0 else []
     candidates += ["gan_mode_ignored"] if gan_mode != "vanilla" else []
     for name in candidates:
