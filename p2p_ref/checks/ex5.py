@@ -246,9 +246,13 @@ def _grid_layouts(height, width, rows, cols, h, w):
 
 
 def _tiles(image, n, h, w, pad, border):
+    """The n x 3 tiles of a grid laid out as _grid_layouts found it."""
     edge = pad if border else 0
-    return [[image[:, edge + r * (h + pad): edge + r * (h + pad) + h, edge + c * (w + pad): edge + c * (w + pad) + w]
-             for c in range(3)] for r in range(n)]
+
+    def tile(r, c):
+        top, left = edge + r * (h + pad), edge + c * (w + pad)
+        return image[:, top:top + h, left:left + w]
+    return [[tile(r, c) for c in range(3)] for r in range(n)]
 
 
 def _close_image(a, b):

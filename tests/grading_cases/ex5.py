@@ -153,7 +153,8 @@ MUTATIONS = [
     {
         # D's weights move in G's update: opt_D steps on the gradients G's backward left in D
         "name": "opt_D stepped again after G's backward",
-        **_step("    loss_G.backward()\n    opt_G.step()\n", "    loss_G.backward()\n    opt_G.step()\n    opt_D.step()\n"),
+        **_step("    loss_G.backward()\n    opt_G.step()\n",
+                "    loss_G.backward()\n    opt_G.step()\n    opt_D.step()\n"),
     },
     {
         "name": "real and generated pairs judged in one batch",
@@ -358,7 +359,8 @@ ALTERNATIVES = [
                       loss_G_L1=loss_G_L1.clone())
     return report
 '''},
-            {"cell": "ex5-make-train-set", "old": _TRAIN_SET, "new": '''    return AlignedDataset(root, "train", "BtoA", int(crop_size * 286 / 256 + 0.5), crop_size, True)
+            {"cell": "ex5-make-train-set", "old": _TRAIN_SET, "new": '''    load = int(crop_size * 286 / 256 + 0.5)
+    return AlignedDataset(root, "train", "BtoA", load, crop_size, True)
 '''},
             {"cell": "ex5-save-samples", "old": _SAMPLES, "new": '''    from PIL import Image
     with torch.inference_mode():
