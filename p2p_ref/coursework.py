@@ -14,7 +14,8 @@ so they are saved *by value* with cloudpickle (their code, and the notebook glob
 The files go to `my_work/` beside the lesson folders (`lessons/my_work/ex2_unet.pkl` after
 `make lab`), or to the folder named by the environment variable P2P_MY_WORK. Nothing is saved
 or loaded while nbgrader grades a notebook (NBGRADER_EXECUTION is set): each lesson is graded on
-its own, and lesson 5's checks never depend on lessons 2 to 4.
+its own, and lesson 5's checks never depend on lessons 2 to 4: a piece that `use_own` hands out
+is marked (`carried`), so that a check can put the reference in its place while it grades.
 """
 
 import contextlib
@@ -27,6 +28,7 @@ from pathlib import Path
 import cloudpickle
 
 FORMAT = "p2p_ref.coursework/1"
+MARK = "__p2p_carried__"  # set on every piece use_own hands out: (lesson, name)
 
 
 def grading():
@@ -83,6 +85,10 @@ def load_work(lesson):
     if grading():
         raise WorkNotFound("the notebook is being graded: each lesson is graded on its own")
     if not path.is_file():
+        if "google.colab" in sys.modules:  # each Colab notebook runs on a machine of its own
+            raise WorkNotFound(f"no {path}: on Colab, run the last cell of lesson {lesson}, download "
+                               f"my_work/{path.name} there (Files panel), then upload it here into "
+                               f"{path.parent}/ and run this cell again")
         raise WorkNotFound(f"no {path}: run the last cell of lesson {lesson} (on Colab, upload the "
                            f"file saved there into my_work/ here)")
     try:
@@ -121,4 +127,14 @@ def use_own(lesson, name, reference, check=None):
                   f"lesson {lesson}")
             return reference, False
     print(f"  yours     {label}" + (": passes its check" if check is not None else ""))
+    try:
+        setattr(obj, MARK, (lesson, name))
+    except (AttributeError, TypeError):  # an object that takes no attributes stays unmarked
+        pass
     return obj, True
+
+
+def carried(obj):
+    """(lesson, name) when `obj` is a student's piece that use_own handed out, else None."""
+    mark = getattr(obj, MARK, None) if not isinstance(obj, type) else obj.__dict__.get(MARK)
+    return mark if isinstance(mark, tuple) and len(mark) == 2 else None

@@ -58,6 +58,10 @@ _, own = use_own("ex9_demo", "missing", reference="REF")
 print("missing own:", own)
 _, own = use_own("ex2_nothing", "UNetGenerator", reference="REF")
 print("absent own:", own)
+
+from p2p_ref.coursework import carried
+SubNet = type("SubNet", (Net,), {}) if isinstance(Net, type) else None
+print("marks:", carried(Net), carried(l1), carried(reference_l1), carried(SubNet), carried(None))
 """
 
 
@@ -88,6 +92,9 @@ def test_classes_and_functions_of_main_travel_to_another_process(env, tmp_path):
     # a piece that was never written, and a lesson never saved, fall back with a message
     assert "missing own: False" in out and "missing was not among the saved work" in out
     assert "absent own: False" in out and "ex2_nothing.pkl: run the last cell of lesson ex2_nothing" in out
+    # what use_own handed out is marked with its lesson and name (lesson 5's checks swap it for the
+    # reference while they grade); the reference, a subclass and anything else are not
+    assert "marks: ('ex9_demo', 'Net') ('ex9_demo', 'l1') None None None" in out
 
 
 def test_nothing_is_saved_or_loaded_while_grading(env, tmp_path):
@@ -96,9 +103,10 @@ def test_nothing_is_saved_or_loaded_while_grading(env, tmp_path):
     out = run(SAVE.replace("ex9_demo", "ex9_graded"), graded, tmp_path)
     assert "not saved" in out and not (tmp_path / "work" / "ex9_graded.pkl").exists()
     out = run(LOAD, graded, tmp_path)
-    # every piece falls back to the reference (None here), saying why
+    # every piece falls back to the reference (None here), saying why, and nothing is marked
     assert "Net own: False None" in out and "l1 own: False 1.0" in out
     assert out.count("the notebook is being graded") == 5
+    assert "marks: None None None None None" in out
 
 
 def test_work_dir_sits_beside_the_lesson_folders(monkeypatch, tmp_path):

@@ -1,32 +1,32 @@
-"""Checks for Exercise 5, the training loop: optimizers, learning-rate schedule, train_step.
+"""Checks for lesson 5, the training loop: the training set, the optimizers, the schedule, the
+sample grids, and the quick re-checks of the pieces a student carries over from lessons 2 to 4.
 
-train_step is graded by running the student's step and the reference (p2p_ref.train.train_step)
-from the same seed, weights and batches on tiny models, then comparing the returned losses and
-the updated parameters and BatchNorm statistics of G and D. When they differ the check names the
-likely mistake, from a trace of what the step did (how often G ran, where gradients flowed, which
-optimizer stepped first) and by replaying known mistakes of the recipe to see which one matches.
+`train_step`, the heart of the lesson, is graded in p2p_ref.checks.ex5_step (re-exported here):
+the student's step and the reference run from the same seed, weights and batches, and what the
+two steps did to the networks and the optimizers must agree.
+
+Every check works on data and models it builds itself, so that one exercise's grade never
+depends on another exercise, or on another lesson.
 """
 
-import contextlib
-import copy
+import inspect
 import math
+import numbers
+import tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
+from torch import nn
 
-from p2p_ref import losses
-from p2p_ref.checks.common import CheckFailed, ensure_own_code, fail, passed
-from p2p_ref.losses import gan_loss, l1_loss
-from p2p_ref.models import PatchDiscriminator, UNetGenerator
-
-# The lesson lets the student reuse the losses of Exercise 4; the loop itself is theirs.
-ALLOWED = (losses, losses.gan_loss, losses.l1_loss, losses.discriminator_loss, losses.generator_loss)
-LOSS_KEYS = ("loss_D", "loss_G", "loss_G_GAN", "loss_G_L1")
-RTOL, ATOL = 1e-5, 1e-6  # float32 noise between equivalent ways of writing the same step
-WHERE_STEP = "your `train_step` cell"
-
+from p2p_ref import models
+from p2p_ref.checks import ex2, ex3
+from p2p_ref.checks.common import ensure_own_code, fail, passed
+from p2p_ref.checks.ex5_step import MISTAKES, train_step  # noqa: F401  (the train_step check)
 
 # ---------------------------------------------------------------- data
+
 
 def _palette_fraction(t):
     """Share of the pixels of a [-1, 1] image that lie within a few levels of a synthetic label
@@ -38,53 +38,106 @@ def _palette_fraction(t):
     return (distance < 12).float().mean().item()
 
 
-def make_train_set(student, root, crop_size=64):
-    """`make_train_set(root, crop_size)` on the synthetic set: pairs (x, y) in [-1, 1] of shape
-    3 x crop x crop, x = the label map (direction BtoA), with the paired random jitter."""
-    ensure_own_code(student, "make_train_set", allowed=_data_objects())
-    where = "make_train_set"
-    n_files = len([p for p in (Path(root) / "train").iterdir() if p.suffix.lower() in (".png", ".jpg")])
-    ds = student(root, crop_size=crop_size)
-    if not hasattr(ds, "__getitem__") or not hasattr(ds, "__len__"):
-        fail(f"make_train_set returned {type(ds).__name__}", "a dataset (AlignedDataset)", where)
-    if len(ds) != n_files:
-        fail(f"the dataset has {len(ds)} pairs, the train split of {root} has {n_files} images",
-             "the 'train' split, every image", f"{where}: the split argument")
-    x, y = ds[0]
-    for name, t in (("x", x), ("y", y)):
-        if not isinstance(t, torch.Tensor) or tuple(t.shape) != (3, crop_size, crop_size):
-            fail(f"{name} = ds[0][{name == 'y':d}] has shape {getattr(t, 'shape', None)}",
-                 f"a 3 x {crop_size} x {crop_size} tensor (crop_size={crop_size})",
-                 f"{where}: pass crop_size to the dataset")
-        if t.min() < -1 - 1e-6 or t.max() > 1 + 1e-6 or t.min() >= 0:
-            fail(f"{name}'s values span [{t.min():.3f}, {t.max():.3f}]",
-                 "values in [-1, 1] (images scaled with 2 * v - 1 to match G's Tanh output)", where)
-    fx, fy = _palette_fraction(x), _palette_fraction(y)
-    if not (fx >= 0.3 and fx > 2 * fy):
-        fail(f"x does not look like a label map ({fx:.0%} of its pixels are label colours; y: {fy:.0%})",
-             "x = the label map, y = the photo: labels -> photo is direction 'BtoA' on facades and on "
-             "the synthetic set (B, the right half, holds the labels)", f"{where}: the direction argument")
-    torch.manual_seed(0)
-    draws = [ds[0][0] for _ in range(8)]
-    if all(torch.equal(draws[0], d) for d in draws[1:]):
-        fail("ds[0] returns the same crop every time: no random jitter",
-             "random jitter: resize a little larger than crop_size (286 for 256, so about "
-             "crop_size * 286 / 256), take a random crop_size crop, flip half the time",
-             f"{where}: load_size and flip")
-    load = getattr(ds, "load_size", None)
-    if load is not None and abs(load - crop_size * 286 / 256) > 1:
-        fail(f"load_size is {load} for crop_size {crop_size}",
-             f"about crop_size * 286 / 256 = {crop_size * 286 / 256:.1f}: the paper's 286 -> 256 jitter, scaled",
-             f"{where}: load_size")
-    passed(f"make_train_set: {len(ds)} pairs, x = label map, y = photo, {crop_size} x {crop_size} crops "
-           "in [-1, 1] with random jitter")
-
-
 def _data_objects():
     """What the data exercise may use from p2p_ref: the dataset classes and helpers of ex1."""
     from p2p_ref import data, synthetic
     return (data, synthetic, data.AlignedDataset, data.split_ab, data.normalize, data.denormalize,
             data.paired_jitter, data.resolve_dataset, synthetic.make_synthetic_dataset)
+
+
+def _data_subclasses(student):
+    """A student's subclass of AlignedDataset uses the dataset the exercise allows; ensure_own_code
+    reports base classes on their own, so allow them here (as base classes of this one function)."""
+    class AsBase:  # described by ensure_own_code as "<module>.<qualname>", like the base it stands for
+        pass
+    from p2p_ref import data
+    AsBase.__module__, AsBase.__qualname__ = data.__name__, "AlignedDataset (as a base class)"
+    return (AsBase,)
+
+
+def _mirror_set(folder, size=128, n=2):
+    """A set whose halves are dark on the left and bright on the right, both of them, so that a
+    crop shows whether it was mirrored (bright on the left) wherever it was cut."""
+    half = np.full((size, size, 3), 40, np.uint8)
+    half[:, size // 2:] = 215
+    (folder / "train").mkdir(parents=True)
+    for i in range(n):
+        Image.fromarray(np.concatenate([half, half], axis=1)).save(folder / "train" / f"{i:04d}.png")
+    return folder
+
+
+def _mirrored(t):
+    """True when a [-1, 1] crop of the mirror set is bright on its left."""
+    quarter = max(1, t.shape[-1] // 4)
+    return bool(t[..., :quarter].mean() > t[..., -quarter:].mean())
+
+
+def make_train_set(student, root=None, crop_size=64):
+    """`make_train_set(root, crop_size)`: the "train" split as pairs (x, y) = (label map, photo)
+    in [-1, 1], crop_size x crop_size, with the paper's paired jitter scaled to crop_size: resize
+    to round(crop_size * 286 / 256), the same random crop and the same random mirror for x and y.
+
+    The check makes its own data (four synthetic facades, and a set that shows which way a crop
+    was mirrored) in a temporary folder; `root` may name another synthetic set instead."""
+    ensure_own_code(student, "make_train_set", allowed=_data_objects() + _data_subclasses(student))
+    from p2p_ref.synthetic import make_synthetic_dataset
+    where = "make_train_set"
+    with tempfile.TemporaryDirectory(prefix="p2p-check-ex5-") as tmp, torch.random.fork_rng(devices=[]):
+        if root is None:
+            root = make_synthetic_dataset(Path(tmp) / "synthetic", n_train=4, n_val=1, n_test=0, size=128)
+        n_files = len([p for p in (Path(root) / "train").iterdir() if p.suffix.lower() in (".png", ".jpg")])
+        ds = student(root, crop_size=crop_size)
+        if not hasattr(ds, "__getitem__") or not hasattr(ds, "__len__"):
+            fail(f"make_train_set returned {type(ds).__name__}", "a dataset (AlignedDataset)", where)
+        if len(ds) != n_files:
+            fail(f"the dataset has {len(ds)} pairs, the train split of {root} has {n_files} images",
+                 "the 'train' split, every image", f"{where}: the split argument")
+        x, y = ds[0]
+        for name, t in (("x", x), ("y", y)):
+            if not isinstance(t, torch.Tensor) or tuple(t.shape) != (3, crop_size, crop_size):
+                fail(f"{name} = ds[0][{name == 'y':d}] has shape {getattr(t, 'shape', None)} for "
+                     f"make_train_set(root, crop_size={crop_size})",
+                     f"a 3 x {crop_size} x {crop_size} tensor", f"{where}: pass crop_size on to the dataset")
+            if t.min() < -1 - 1e-6 or t.max() > 1 + 1e-6 or t.min() >= 0:
+                fail(f"{name}'s values span [{t.min():.3f}, {t.max():.3f}]",
+                     "values in [-1, 1] (images scaled with 2 * v - 1 to match G's Tanh output)", where)
+        fx, fy = _palette_fraction(x), _palette_fraction(y)
+        if not (fx >= 0.3 and fx > 2 * fy):
+            fail(f"x does not look like a label map ({fx:.0%} of its pixels are label colours; y: {fy:.0%})",
+                 "x = the label map, y = the photo: labels -> photo is direction 'BtoA' on facades and on "
+                 "the synthetic set (B, the right half, holds the labels)", f"{where}: the direction argument")
+        load = getattr(ds, "load_size", None)
+        want = round(crop_size * 286 / 256)
+        if load is not None and load != want:
+            fail(f"load_size is {load} for crop_size {crop_size}",
+                 f"round(crop_size * 286 / 256) = {want}: the paper's 286 -> 256 jitter, scaled", f"{where}: load_size")
+        torch.manual_seed(0)
+        draws = [ds[0][0] for _ in range(8)]
+        if all(torch.equal(draws[0], d) for d in draws[1:]):
+            fail("ds[0] returns the same crop every time: no random jitter",
+                 f"random jitter: resize to round(crop_size * 286 / 256) = {want}, take a random "
+                 "crop_size crop, mirror half the time", f"{where}: load_size and flip")
+        _check_flips(student, _mirror_set(Path(tmp) / "mirror"), crop_size)
+    passed(f"make_train_set(root, crop_size={crop_size}): the train split, x = label map, y = photo, "
+           f"{crop_size} x {crop_size} crops in [-1, 1], the same random crop and mirror for x and y")
+
+
+def _check_flips(student, root, crop_size, n=32):
+    where = "make_train_set: the flip argument"
+    ds = student(root, crop_size=crop_size)
+    torch.manual_seed(1)
+    flips = []
+    for _ in range(n):
+        x, y = ds[0]
+        if _mirrored(x) != _mirrored(y):
+            fail("x and y were mirrored separately: in some pairs only one of them is flipped",
+                 "the same mirror for both halves (AlignedDataset applies one paired jitter)", where)
+        flips.append(_mirrored(x))
+    if not any(flips):
+        fail(f"none of {n} draws of an item was mirrored: random flips are off",
+             "random horizontal flips, half of the draws (flip=True): the paper's mirroring", where)
+    if all(flips):
+        fail(f"all {n} draws of an item were mirrored", "a random mirror, half of the draws", where)
 
 
 # ---------------------------------------------------------------- optimizers and schedule
@@ -93,10 +146,10 @@ def make_optimizers(student):
     """`make_optimizers(G, D, lr=2e-4, beta1=0.5)` returns (opt_G, opt_D): Adam with betas
     (beta1, 0.999), one optimizer per network, each holding exactly that network's parameters."""
     ensure_own_code(student, "make_optimizers")
-    G, D = UNetGenerator(num_downs=5, ngf=8), PatchDiscriminator(ndf=8)
+    G, D = models.UNetGenerator(num_downs=5, ngf=8), models.PatchDiscriminator(ndf=8)
     for kwargs, lr, beta1 in (({}, 2e-4, 0.5), ({"lr": 1e-3, "beta1": 0.9}, 1e-3, 0.9)):
         result = student(G, D, **kwargs)
-        if not (isinstance(result, tuple) and len(result) == 2):
+        if not (isinstance(result, (tuple, list)) and len(result) == 2):
             fail(f"make_optimizers returned {type(result).__name__}, not a pair",
                  "a tuple (opt_G, opt_D)", "the `return` line of make_optimizers")
         for name, opt, net in (("opt_G", result[0], G), ("opt_D", result[1], D)):
@@ -110,20 +163,24 @@ def make_optimizers(student):
                 fail(f"{name} does not hold exactly the parameters of {name[-1]}",
                      f"{name} = Adam({name[-1]}.parameters(), ...); each network has its own optimizer",
                      f"the first argument of {name}'s Adam (did you pass {other}'s parameters?)")
-            group = opt.param_groups[0]
             call = "make_optimizers(G, D)" if not kwargs else "make_optimizers(G, D, lr=1e-3, beta1=0.9)"
-            if not math.isclose(group["lr"], lr, rel_tol=1e-9):
-                fail(f"after {call}, {name} has lr={group['lr']}", f"lr={lr}",
-                     "pass the `lr` argument to Adam (default 2e-4)")
-            if tuple(group["betas"]) != (beta1, 0.999):
-                fail(f"after {call}, {name} has betas={tuple(group['betas'])}", f"betas=({beta1}, 0.999)",
-                     "pass betas=(beta1, 0.999) to Adam; beta1 = 0.5 is the paper's choice")
+            for group in opt.param_groups:
+                if not math.isclose(group["lr"], lr, rel_tol=1e-9):
+                    fail(f"after {call}, {name} has lr={group['lr']}", f"lr={lr}",
+                         "pass the `lr` argument to Adam (default 2e-4)")
+                if tuple(group["betas"]) != (beta1, 0.999):
+                    fail(f"after {call}, {name} has betas={tuple(group['betas'])}", f"betas=({beta1}, 0.999)",
+                         "pass betas=(beta1, 0.999) to Adam; beta1 = 0.5 is the paper's choice")
     passed("make_optimizers: Adam for G and for D, lr 2e-4, betas (0.5, 0.999), arguments respected")
 
 
 def _reference_lr_factor(epoch, n_epochs, n_epochs_decay):
     from p2p_ref.train import lr_factor as reference
     return reference(epoch, n_epochs, n_epochs_decay)
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def lr_factor(student):
@@ -135,12 +192,12 @@ def lr_factor(student):
     for args, ref_args in cases:
         got, want = student(*args), _reference_lr_factor(*ref_args)
         call = f"lr_factor({', '.join(map(str, args))})"
-        if not isinstance(got, (int, float)) or not math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12):
+        if not _is_number(got) or not math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12):
             hint = "1 - max(0, epoch - n_epochs) / (n_epochs_decay + 1)"
-            if isinstance(got, (int, float)) and math.isclose(
+            if _is_number(got) and math.isclose(
                     got, 1.0 - max(0, ref_args[0] - ref_args[1]) / ref_args[2], abs_tol=1e-12):
                 hint += ": divide by n_epochs_decay + 1, so the last epoch still has a small lr"
-            elif isinstance(got, (int, float)) and math.isclose(
+            elif _is_number(got) and math.isclose(
                     got, _reference_lr_factor(ref_args[0] + 1, *ref_args[1:]), abs_tol=1e-12):
                 hint += ": epochs count from 1, so epoch n_epochs is the last one at the full lr"
             fail(f"{call} returned {got!r}", f"{want!r}", f"lr_factor: {hint}")
@@ -153,292 +210,155 @@ def lr_factor_more(student):
     for n_epochs, n_decay in ((0, 9), (50, 150), (10, 0)):
         for epoch in sorted({1, max(1, n_epochs), n_epochs + 1, n_epochs + n_decay}):
             got, want = student(epoch, n_epochs, n_decay), _reference_lr_factor(epoch, n_epochs, n_decay)
-            if not isinstance(got, (int, float)) or not math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12):
+            if not _is_number(got) or not math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12):
                 fail(f"lr_factor({epoch}, {n_epochs}, {n_decay}) returned {got!r}", f"{want!r}",
                      "lr_factor: use the n_epochs and n_epochs_decay arguments, not 100")
     passed("lr_factor: right for other schedule lengths too")
 
 
-# ---------------------------------------------------------------- train_step
+# ---------------------------------------------------------------- sample grids
 
-def _recipe(G, D, opt_G, opt_D, x, y, lambda_l1=100.0, gan_mode="vanilla", mistake=None):
-    """One pix2pix step as the course teaches it, or with one known `mistake` (a key of MISTAKES).
-    With mistake=None this is the recipe of p2p_ref.train.train_step."""
+class _StandIn(nn.Module):
+    """A stand-in generator with a known output, G(x) = -0.8 * x mirrored, that records the mode
+    it ran in and whether autograd was recording."""
 
-    def d_step(fake_for_d):
-        if mistake not in ("no_zero_grad", "no_zero_grad_D"):
-            opt_D.zero_grad()
-        half = 1.0 if mistake == "d_loss_not_halved" else 0.5
-        loss_D = half * (gan_loss(D(x, y), True, gan_mode) + gan_loss(D(x, fake_for_d), False, gan_mode))
-        loss_D.backward(retain_graph=mistake == "no_detach")
-        if mistake != "no_opt_step":
-            opt_D.step()
-        return loss_D
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor(0.8))
+        self.calls = []
 
-    def g_step(fake):
-        if mistake not in ("no_zero_grad", "no_zero_grad_G", "no_detach"):
-            opt_G.zero_grad()
-        gan, l1 = gan_loss(D(x, fake), True, gan_mode), l1_loss(fake, y)
-        weight = {"no_l1_weight": 1.0, "lambda_ignored": 100.0}.get(mistake, lambda_l1)
-        loss_G = gan + weight * l1
-        loss_G.backward()
-        if mistake != "no_opt_step":
-            opt_G.step()
-        return loss_G, gan, l1
-
-    if mistake == "gan_mode_ignored":
-        gan_mode = "vanilla"
-    fake = G(x)
-    if mistake == "no_detach":
-        opt_G.zero_grad()  # zeroed before D's backward, so D's gradient stays in G's .grad
-    if mistake == "g_step_first":
-        loss_G, gan, l1 = g_step(fake)
-        loss_D = d_step(fake.detach())
-    else:
-        loss_D = d_step(fake if mistake == "no_detach" else fake.detach())
-        if mistake == "g_generated_twice":
-            fake = G(x)
-        loss_G, gan, l1 = g_step(fake)
-    return {"loss_D": loss_D.detach(), "loss_G": loss_G.detach(),
-            "loss_G_GAN": gan.detach(), "loss_G_L1": l1.detach()}
+    def forward(self, x):
+        self.calls.append({"training": self.training, "grad": torch.is_grad_enabled()})
+        return -self.scale * x.flip(-1)
 
 
-_DETACH_WHY = ("fake.detach() in D's step, so loss_D's backward stops at the fake image and does not "
-               "run through G; G's own step then uses the fake without detach")
-MISTAKES = {
-    "no_detach": (
-        "D's loss was back-propagated into G: the fake image given to D in D's step was not detached",
-        _DETACH_WHY,
-        "the D step: use D(x, fake.detach()) there, and D(x, fake) (no detach) in the G step"),
-    "g_generated_twice": (
-        "G ran more than once in one step; each call draws new dropout masks (and updates BatchNorm's "
-        "statistics again), so D and G were trained on two different fake images",
-        "fake = G(x) exactly once at the top of the step, reused by the D step (detached) and the G step",
-        "remove the second G(x): keep `fake` from the first call"),
-    "g_step_first": (
-        "G's step ran before D's step",
-        "D's step first (on D(x, y) and D(x, fake.detach())), then G's step against the updated D",
-        "the order of the two steps in train_step"),
-    "d_loss_not_halved": (
-        "loss_D is twice the expected value: D's loss was not halved",
-        "loss_D = 0.5 * (BCE(D(x, y), 1) + BCE(D(x, fake), 0)), the paper's factor that slows D down",
-        "the line that computes loss_D (or use discriminator_loss from Exercise 4)"),
-    "no_l1_weight": (
-        "the L1 term was added without its weight lambda_l1",
-        "loss_G = loss_G_GAN + lambda_l1 * loss_G_L1 (lambda_l1 = 100 in the paper)",
-        "the line that computes loss_G: multiply the L1 term by the `lambda_l1` argument"),
-    "lambda_ignored": (
-        "the L1 term was weighted by 100 although train_step was called with another lambda_l1",
-        "loss_G = loss_G_GAN + lambda_l1 * loss_G_L1 with the `lambda_l1` argument",
-        "the line that computes loss_G: use the argument, not the number 100"),
-    "gan_mode_ignored": (
-        "the GAN losses were computed as 'vanilla' although train_step was called with another gan_mode",
-        "pass `gan_mode` on to discriminator_loss and generator_loss (or gan_loss)",
-        "every loss call in train_step"),
-    "no_zero_grad": (
-        "gradients from the previous step were added to this step's: an optimizer's zero_grad() is missing",
-        "opt_D.zero_grad() before loss_D.backward() and opt_G.zero_grad() before loss_G.backward()",
-        "the start of the D step and of the G step"),
-    "no_zero_grad_D": (
-        "D's gradients from the previous step (and from G's backward) were added to this step's: "
-        "opt_D.zero_grad() is missing",
-        "opt_D.zero_grad() at the start of the D step, before loss_D.backward()", "the D step"),
-    "no_zero_grad_G": (
-        "G's gradients from the previous step were added to this step's: opt_G.zero_grad() is missing",
-        "opt_G.zero_grad() at the start of the G step, before loss_G.backward()", "the G step"),
-    "no_opt_step": (
-        "the parameters were not updated: an optimizer's step() is missing",
-        "opt_D.step() after loss_D.backward() and opt_G.step() after loss_G.backward()",
-        "the end of the D step and of the G step"),
-}
-
-
-def _tiny_setup(seed, batch_size, size=32, n_batches=2):
-    """Tiny G and D (32 x 32 images, 5 downsamplings, 8 base channels) and a few random batches."""
-    torch.manual_seed(seed)
-    G, D = UNetGenerator(num_downs=5, ngf=8), PatchDiscriminator(ndf=8)
-    batches = [(torch.rand(batch_size, 3, size, size) * 2 - 1, torch.rand(batch_size, 3, size, size) * 2 - 1)
-               for _ in range(n_batches)]
-    return G, D, batches
-
-
-class _Trace:
-    """Records, through hooks, what a train_step did: G's calls, gradients reaching G's output
-    (the fake image) and optimizer steps. The student's code gets the real modules."""
-
-    def __init__(self, G, opt_G, opt_D):
-        self.events = []
-        self.handles = [G.register_forward_hook(self._on_g),
-                        opt_G.register_step_post_hook(lambda *a: self.events.append("opt_G.step")),
-                        opt_D.register_step_post_hook(lambda *a: self.events.append("opt_D.step"))]
-
-    def _on_g(self, module, args, output):
-        self.events.append("G")
-        if output.requires_grad:
-            output.register_hook(lambda grad: self.events.append("grad->fake"))
-
-    def remove(self):
-        for handle in self.handles:
-            handle.remove()
-
-
-def _run(step, G, D, batches, seed, lambda_l1, gan_mode, trace=False):
-    """Run `step` on copies of G and D with fresh Adam optimizers, one call per batch.
-    Returns (list of loss dicts, G, D, list of per-step event lists)."""
-    G, D = copy.deepcopy(G).train(), copy.deepcopy(D).train()
-    opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    tracer = _Trace(G, opt_G, opt_D) if trace else None
-    outputs, events = [], []
-    torch.manual_seed(seed)
-    try:
-        for x, y in batches:
-            if tracer:
-                tracer.events = []
-                events.append(tracer.events)
-            outputs.append(step(G, D, opt_G, opt_D, x.clone(), y.clone(), lambda_l1=lambda_l1,
-                                gan_mode=gan_mode))
-    finally:
-        if tracer:
-            tracer.remove()
-    return outputs, G, D, events
-
-
-def _as_floats(out, call):
-    """Validate the returned dict and turn its values into floats."""
-    if not isinstance(out, dict):
-        fail(f"train_step returned {type(out).__name__}", f"a dict with keys {list(LOSS_KEYS)}",
-             "the `return` line of train_step")
-    missing, extra = set(LOSS_KEYS) - set(out), set(out) - set(LOSS_KEYS)
-    if missing or extra:
-        fail(f"the returned dict has keys {sorted(out)}", f"exactly {list(LOSS_KEYS)}",
-             "the `return` line of train_step")
-    values = {}
-    for key in LOSS_KEYS:
-        v = out[key]
-        if isinstance(v, torch.Tensor):
-            if v.numel() != 1:
-                fail(f"{key} has shape {tuple(v.shape)} in {call}", "a single number (the batch mean)",
-                     f"how {key} is computed")
-            if v.requires_grad:
-                fail(f"{key} is returned with its autograd graph attached (requires_grad=True)",
-                     "detached values: loss.detach() or loss.item(), so a training loop that stores "
-                     "them does not keep every step's graph in memory", "the `return` line of train_step")
-            v = v.item()
-        if not isinstance(v, (int, float)):
-            fail(f"{key} is a {type(v).__name__}", "a 0-dim tensor or a float", "the `return` line")
-        values[key] = float(v)
-    return values
-
-
-def _state_diff(a, b):
-    """Largest absolute difference between two modules' parameters and buffers."""
-    sa, sb = a.state_dict(), b.state_dict()
-    return max((sa[k].double() - sb[k].double()).abs().max().item() for k in sa)
-
-
-def _matches(result, target):
-    (outs, G, D), (touts, tG, tD) = result, target
-    same_losses = all(math.isclose(o[k], t[k], rel_tol=RTOL, abs_tol=ATOL)
-                      for o, t in zip(outs, touts) for k in LOSS_KEYS)
-    same_states = all(torch.allclose(p.double(), q.double(), rtol=RTOL, atol=ATOL)
-                      for m, n in ((G, tG), (D, tD)) for p, q in zip(m.state_dict().values(),
-                                                                      n.state_dict().values()))
-    return same_losses and same_states
-
-
-def _diagnose_trace(events):
-    """Mistakes that the trace shows directly (a list of MISTAKES keys)."""
+def _grid_layouts(height, width, rows, cols, h, w):
+    """(padding, border) of the grids of rows x cols tiles of h x w that are height x width:
+    torchvision's make_grid puts `padding` pixels around every tile (border=True); joining tiles
+    with gaps only between them is border=False."""
     found = []
-    if any(e.count("G") > 1 for e in events):
-        found.append("g_generated_twice")
-    if any(e.count("grad->fake") > 1 for e in events):
-        found.append("no_detach")
-    for e in events:
-        steps = [s for s in e if s.endswith(".step")]
-        if steps and steps[0] == "opt_G.step" and "opt_D.step" in steps:
-            found.append("g_step_first")
-            break
+    for pad in range(0, 33):
+        for border in (True, False):
+            edge = pad if border else 0
+            if (width, height) == (cols * w + (cols - 1) * pad + 2 * edge, rows * h + (rows - 1) * pad + 2 * edge):
+                found.append((pad, border))
     return found
 
 
-@contextlib.contextmanager
-def _one_thread():
-    """Tiny models run fastest on one thread (and do not fight other processes for cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+def _tiles(image, n, h, w, pad, border):
+    """The n x 3 tiles of a grid laid out as _grid_layouts found it."""
+    edge = pad if border else 0
+
+    def tile(r, c):
+        top, left = edge + r * (h + pad), edge + c * (w + pad)
+        return image[:, top:top + h, left:left + w]
+    return [[tile(r, c) for c in range(3)] for r in range(n)]
 
 
-def train_step(student, lambda_l1=100.0, gan_mode="vanilla", batch_size=2, seed=0):
-    """Grade `train_step(G, D, opt_G, opt_D, x, y, lambda_l1, gan_mode)` against the reference:
-    two consecutive steps on tiny models; losses, parameters and BatchNorm buffers must agree."""
-    ensure_own_code(student, "train_step", allowed=ALLOWED)
-    with _one_thread():
-        _check_train_step(student, lambda_l1, gan_mode, batch_size, seed)
+def _close_image(a, b):
+    """Two [0, 1] images that agree up to 8-bit rounding (PNG)."""
+    d = (a - b).abs()
+    return d.mean().item() < 1.5 / 255 and d.max().item() < 4 / 255
 
 
-def _check_train_step(student, lambda_l1, gan_mode, batch_size, seed):
-    from p2p_ref.train import train_step as reference
+def save_samples(student):
+    """`save_samples(G, x, y, path)`: one image at `path`, a row input | G(x) | target for each
+    pair of the batch, mapped from [-1, 1] to [0, 1]; G runs in training mode (dropout on, the
+    paper's test mode) with autograd off, and x, y and G's mode are left as they were."""
+    from p2p_ref import data
+    ensure_own_code(student, "save_samples", allowed=(data, data.denormalize, data.normalize))
+    where = "your `save_samples`"
+    n, h, w = 2, 16, 24
+    gen = torch.Generator().manual_seed(0)
+    ramp = torch.linspace(-0.9, 0.7, w).expand(n, 3, h, w)
+    x = (0.5 * ramp + 0.4 * torch.rand(n, 3, h, w, generator=gen) - 0.2).clamp(-0.9, 0.7)
+    y = torch.rand(n, 3, h, w, generator=gen) * 1.6 - 0.9
+    G = _StandIn().train()
+    with torch.no_grad():
+        expected = [[data.denormalize(t[i]) for t in (x, -0.8 * x.flip(-1), y)] for i in range(n)]
+    x_in, y_in = x.clone(), y.clone()
+    with tempfile.TemporaryDirectory(prefix="p2p-check-ex5-") as tmp:
+        path = Path(tmp) / "samples.png"
+        student(G, x_in, y_in, path)
+        if not torch.equal(x_in, x) or not torch.equal(y_in, y):
+            fail("save_samples changed x or y in place", "x and y unchanged (the loop shows the same "
+                 "pairs again later): map a copy to [0, 1], e.g. denormalize(x), not x.add_(1)", where)
+        if not G.calls:
+            fail("save_samples did not call G", "the output G(x) in the middle of each row", where)
+        if any(not c["training"] for c in G.calls):
+            fail("G ran in eval mode (G.eval()): dropout off",
+                 "G run as it is, in training mode: the paper keeps dropout on at test time, and it "
+                 "is G's only noise", f"{where}: do not call G.eval()")
+        if not G.training:
+            fail("save_samples left G in eval mode, so training would continue without dropout",
+                 "G left in training mode", f"{where}: do not call G.eval()")
+        if any(c["grad"] for c in G.calls):
+            fail("G ran with autograd on: every sample would build a graph nobody uses",
+                 "G(x) inside `with torch.no_grad():`", where)
+        if not path.is_file():
+            fail(f"no file at the path given ({path.name})", "one image file written at `path`",
+                 f"{where}: save_image(grid, path, ...)")
+        try:
+            with Image.open(path) as img:
+                image = torch.from_numpy(np.asarray(img.convert("RGB"), dtype=np.float32) / 255).permute(2, 0, 1)
+        except Exception as e:  # noqa: BLE001 - whatever PIL says about the file
+            fail(f"the file at `path` is not an image PIL can read ({e})", "a PNG", where)
+    height, width = image.shape[-2:]
+    layouts = _grid_layouts(height, width, n, 3, h, w)
+    if not layouts:
+        if _grid_layouts(height, width, 3, n, h, w):
+            fail(f"for 2 pairs of {h} x {w} images the grid is {width} x {height} pixels: one column per pair",
+                 "one ROW per pair: input | output | target side by side (save_image(..., nrow=3))", where)
+        fail(f"for 2 pairs of {h} x {w} images the saved image is {width} x {height} pixels",
+             f"the grid itself: 2 rows of 3 tiles, {3 * w} x {2 * h} plus any padding "
+             "(save_image(torch.cat(...), path, nrow=3))", f"{where}: how the tiles are put together")
+    tiles = _tiles(image, n, h, w, *layouts[0])
+    names = ("the input x", "the output G(x)", "the target y")
+    for r in range(n):
+        for c in range(3):
+            if _close_image(tiles[r][c], expected[r][c]):
+                continue
+            for k in range(3):
+                if k != c and _close_image(tiles[r][c], expected[r][k]):
+                    fail(f"row {r + 1}, tile {c + 1} shows {names[k]}",
+                         "input | output | target in this order in every row", f"{where}: the order of the tiles")
+            if any(_close_image(tiles[r][c], t[r].clamp(0, 1)) for t in (x, -0.8 * x.flip(-1), y)):
+                fail("the images were saved with their [-1, 1] values, so everything below 0 is black",
+                     "each image mapped to [0, 1] with (v + 1) / 2 (denormalize)", where)
+            fail(f"row {r + 1}, tile {c + 1} does not show {names[c]} (mapped to [0, 1])",
+                 "input | output | target, each mapped to [0, 1] with (v + 1) / 2 (denormalize), no other "
+                 "scaling (save_image's normalize=True stretches each grid to its own range)", where)
+    passed("save_samples: one row per pair, input | output | target in [0, 1], G in training mode "
+           "(dropout on) without autograd")
 
-    G, D, batches = _tiny_setup(seed, batch_size)
-    args = dict(seed=seed, lambda_l1=lambda_l1, gan_mode=gan_mode)
-    call = f"train_step(..., lambda_l1={lambda_l1}, gan_mode={gan_mode!r})"
-    ref_outs, ref_G, ref_D, _ = _run(reference, G, D, batches, **args)
-    ref = ([_as_floats(o, call) for o in ref_outs], ref_G, ref_D)
 
-    try:
-        outs, sG, sD, events = _run(student, G, D, batches, trace=True, **args)
-    except CheckFailed:
-        raise
-    except Exception as error:  # the student's traceback is chained below this message
-        if "backward through the graph a second time" in str(error):
-            what, expected, where = MISTAKES["no_detach"]
-            fail(what + f" (PyTorch raised: {str(error).splitlines()[0]})", expected, where)
-        fail(f"{call} raised {type(error).__name__}: {error}",
-             "one D step and one G step that run without errors", f"{WHERE_STEP} (see the traceback above)")
-    mine = ([_as_floats(o, call) for o in outs], sG, sD)
+# ---------------------------------------------------------------- work carried from lessons 2-4
 
-    for name in _diagnose_trace(events):
-        if name in ("no_detach", "g_generated_twice"):  # wrong even where the numbers happen to agree
-            fail(*MISTAKES[name])
-    if _matches(mine, ref):
-        passed(f"{call}: losses, parameters and BatchNorm statistics of G and D match the reference "
-               "over two steps")
-        return
-    for name in _diagnose_trace(events):
-        fail(*MISTAKES[name])
-    if any(not e.count("opt_D.step") or not e.count("opt_G.step") for e in events):
-        fail(*MISTAKES["no_opt_step"])
-    first, first_ref = mine[0][0], ref[0][0]
-    if math.isclose(first["loss_G_L1"], lambda_l1 * first_ref["loss_G_L1"], rel_tol=1e-4) and lambda_l1 != 1:
-        fail("loss_G_L1 is lambda_l1 times too large: you returned the weighted L1 term",
-             "loss_G_L1 = mean |y - G(x)|, before multiplying by lambda_l1 (loss_G includes the weight)",
-             "the `return` line of train_step")
-    candidates = ["d_loss_not_halved", "no_l1_weight", "no_zero_grad", "no_zero_grad_D", "no_zero_grad_G",
-                  "g_step_first", "no_detach"]
-    candidates += ["lambda_ignored"] if lambda_l1 != 100.0 else []
-    candidates += ["gan_mode_ignored"] if gan_mode != "vanilla" else []
-    for name in candidates:
-        variant = lambda *a, **k: _recipe(*a, mistake=name, **k)  # noqa: E731
-        v_outs, vG, vD, _ = _run(variant, G, D, batches, **args)
-        if _matches(mine, ([_as_floats(o, call) for o in v_outs], vG, vD)):
-            what, expected, where = MISTAKES[name]
-            fail(f"{what} (your results equal the reference step with exactly this mistake)", expected, where)
-    differences = []
-    for i, (o, r) in enumerate(zip(mine[0], ref[0]), start=1):
-        for key in LOSS_KEYS:
-            if not math.isclose(o[key], r[key], rel_tol=RTOL, abs_tol=ATOL):
-                differences.append(f"step {i}: {key} = {o[key]:.6g}, expected {r[key]:.6g}")
-    for label, m, r in (("G", sG, ref_G), ("D", sD, ref_D)):
-        diff = _state_diff(m, r)
-        if diff > ATOL:
-            differences.append(f"{label}'s parameters/BatchNorm statistics after two steps differ by up "
-                               f"to {diff:.3g}")
-    fail(f"{call} does not match the reference: " + "; ".join(differences),
-         "fake = G(x) once; D step on D(x, y) and D(x, fake.detach()) with the halved loss; then the "
-         "G step on D(x, fake) with loss_G_GAN + lambda_l1 * loss_G_L1",
-         f"{WHERE_STEP}; compare it line by line with the recipe above it")
+def own_unet(UNetGenerator):
+    """Lesson 5's quick re-check of a U-Net carried from lesson 2 (p2p_ref.coursework.use_own):
+    lesson 2's checks of the blocks it is built from, then of the whole generator at the depth
+    lesson 5 trains (num_downs = 6, 64 x 64), with ngf = 8 to stay quick."""
+    for name, check_block in (("EncoderBlock", ex2.encoder_block), ("DecoderBlock", ex2.decoder_block)):
+        block = getattr(UNetGenerator.__init__, "__globals__", {}).get(name)
+        if inspect.isclass(block):
+            check_block(block)
+    ex2.unet_generator(UNetGenerator, ngf=8, num_downs=6, size=64)
+
+
+def own_patch_discriminator(PatchDiscriminator):
+    """Lesson 5's quick re-check of a PatchGAN carried from lesson 3: lesson 3's check of its
+    layers, then, with the reference's weights loaded, the reference's logits on 64 x 64 pairs."""
+    ex3.patch_discriminator_layers(PatchDiscriminator)
+    torch.manual_seed(0)
+    reference, D = models.PatchDiscriminator(ndf=8), PatchDiscriminator(ndf=8)
+    D.load_state_dict(reference.state_dict())
+    x, y = torch.randn(2, 3, 64, 64), torch.randn(2, 3, 64, 64)
+    for mode in (False, True):
+        reference.train(mode), D.train(mode)
+        with torch.no_grad():
+            got, want = D(x, y), reference(x, y)
+        if got.shape != want.shape or not torch.allclose(got, want, atol=1e-4, rtol=1e-4):
+            fail(f"with the reference's weights your D's logits differ from the reference's "
+                 f"({'train' if mode else 'eval'} mode)", "the same logits",
+                 "PatchDiscriminator.forward in lesson 3: torch.cat([x, y], dim=1), then self.model")
+    passed("PatchDiscriminator: the reference's layers and logits")
