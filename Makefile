@@ -38,12 +38,12 @@ train: $(STAMP)
 	$(VENV)/bin/p2p-train $(TRAIN_ARGS) --out $(TRAIN_OUT)
 
 # Real CMP facades (labels -> photo), sized for a laptop CPU: 128 x 128 crops (the 286/256 jitter
-# scaled: load 143), unet_128 (num_downs 7) and the PatchGAN at width 32, 25 + 15 epochs, a
+# scaled: load 143), unet_128 (num_downs 7) and the PatchGAN at width 32, 20 + 10 epochs, a
 # checkpoint kept every 5 epochs, then the results figure of the run. Downloads facades (~31 MB)
 # first if datasets/facades is missing.
 FACADES_OUT ?= runs/facades
 FACADES_ARGS ?= facades --load-size 143 --crop-size 128 --num-downs 7 --ngf 32 --ndf 32 \
-	--n-epochs 25 --n-epochs-decay 15 --keep-every-epochs 5
+	--n-epochs 20 --n-epochs-decay 10 --keep-every-epochs 5
 facades: $(STAMP)
 	test -d datasets/facades/train || $(VENV)/bin/p2p-data download facades
 	$(VENV)/bin/p2p-train $(FACADES_ARGS) --out $(FACADES_OUT)
