@@ -7,7 +7,7 @@ direction), single input images, or a split with A/ and B/ folders. Each image k
 and aspect ratio: it is padded (reflect) to a multiple of 2**num_downs, translated, and cropped
 back (the U-Net is fully convolutional). `--tile N` translates images too large for memory in
 overlapping N x N tiles, blended linearly. `--square` is the old way: resize to the training crop
-size. By default G keeps dropout and batch statistics on (`--mode paper`, sec. 3.1 and 3.2 of
+size. By default G keeps dropout and batch statistics on (`--mode paper`, sec. 3.1 and 3.3 of
 the paper: dropout is G's noise, also at test time); `--mode eval` uses model.eval() instead.
 """
 

@@ -1,6 +1,6 @@
 """G at test time during training: the test-time mode, validation metrics and sample grids.
 
-The paper keeps dropout and batch statistics on at test time (sec. 3.1-3.2: dropout is G's only
+The paper keeps dropout and batch statistics on at test time (sec. 3.1 and 3.3: dropout is G's only
 noise); `--test-mode eval` is the usual model.eval(). Validation measures G(x) against y on
 [0, 1] images with L1, PSNR and SSIM (torchmetrics), without disturbing training: G's train
 flag, its BatchNorm running statistics and the RNG are restored afterwards.
@@ -17,7 +17,7 @@ TEST_MODES = ("paper", "eval")
 
 
 def set_test_mode(G, mode="paper"):
-    """How G runs at test time. "paper": dropout and batch statistics stay on (sec. 3.2: the
+    """How G runs at test time. "paper": dropout and batch statistics stay on (sec. 3.1 and 3.3: the
     noise of dropout is G's only noise, and the paper applies it at test time too); "eval": the
     usual model.eval() (no dropout, BatchNorm's running statistics)."""
     if mode not in TEST_MODES:
