@@ -16,12 +16,14 @@ the map and shows it straight away; G runs in a worker thread, always on the new
 strokes drawn while G is busy are never queued behind forward passes for maps already gone.
 """
 
+import atexit
 import base64
 import html
 import io
 import os
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -227,7 +229,9 @@ class Playground(widgets.VBox):
         self._version = self._done = 0
         self._build(display_size)
         self._set_labels(maps[0], f"start: {maps.label(0)}", remember=False)
-        threading.Thread(target=self._worker, daemon=True, name="p2p-playground").start()
+        self._thread = threading.Thread(target=self._worker, daemon=True, name="p2p-playground")
+        self._thread.start()
+        atexit.register(_stop_at_exit, weakref.ref(self))
 
     # ------------------------------------------------------------------ the widgets
     def _build(self, display_size):
@@ -422,6 +426,17 @@ class Playground(widgets.VBox):
         if self.error is not None:
             raise RuntimeError(f"G failed on the current map: {self.error}") from self.error
         return self
+
+
+def _stop_at_exit(ref):
+    """Let a forward pass in flight end before Python does: a daemon thread still inside a torch
+    op at shutdown aborts the process ("terminate called without an active exception")."""
+    pg = ref()
+    if pg is not None:
+        with pg._cond:
+            pg._closed = True
+            pg._cond.notify_all()
+        pg._thread.join(timeout=30)
 
 
 def _html(text):

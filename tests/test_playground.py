@@ -338,3 +338,16 @@ def test_the_playground_notebook_follows_the_course_conventions():
     # nbval runs it (the exercise notebooks in lessons/ are stubs and are not run)
     testpaths = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     assert "lessons/playground.ipynb" in testpaths["testpaths"]
+
+
+def test_python_can_exit_while_g_is_painting(tmp_path):
+    # A notebook or script that ends right after playground(...) must not abort the process
+    # (a daemon thread inside a torch op at shutdown does: "terminate called ...").
+    import subprocess
+    import sys
+    code = ("from p2p_ref.models import UNetGenerator\n"
+            "from p2p_ref.playground import playground\n"
+            "playground(UNetGenerator(num_downs=8, ngf=16), size=256, roots=[r'%s'])\n" % tmp_path)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)
+    assert proc.returncode == 0 and "terminate called" not in proc.stderr, proc.stderr[-2000:]
