@@ -325,5 +325,11 @@ def main(argv=None):
     return rows
 
 
+def cli(argv=None):
+    """The console script: main() returns its results for Python callers; a command returns 0."""
+    main(argv)
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    cli()

@@ -9,6 +9,9 @@ same in every setting; only how its arithmetic runs changes, and what wins depen
 - a CPU with native bf16 (AVX512-BF16 or AMX): bf16 autocast and channels-last;
 - any other CPU: float32 and channels-last. There bf16 has no hardware support and runs
   through slow emulated kernels: a training step takes several times longer than in float32.
+  Channels-last is oneDNN's preferred layout, but it does not win everywhere: on a 2-core AVX2
+  AMD EPYC it made a 128 x 128 step 14% slower (README, CPU table), which is why `p2p-train`
+  keeps NCHW unless asked (`--channels-last`).
   `torch.compile` stays off by default on a CPU: compiling G and D can take minutes there,
   and whether it then wins is for `p2p-bench --device cpu --each-option` to measure.
 
@@ -171,7 +174,7 @@ def slow_amp_warning(amp, device, features=None):
     native = " or ".join(f.upper().replace("_", "-") for f in NATIVE_CPU_FEATURES[amp])
     return (f"warning: --amp {amp} on this CPU ({cpu_name()}) is emulated in software and "
             f"several times slower than float32 (native {amp} needs {native}); use --amp off "
-            f"--channels-last instead (`p2p-bench --device cpu --each-option` times both)")
+            f"instead (`p2p-bench --device cpu --each-option` times each option)")
 
 
 def warn_if_slow_amp(amp, device, log=print):

@@ -147,3 +147,26 @@ def test_sigterm_saves_a_checkpoint_like_ctrl_c(tmp_path):
     assert "--resume" in output
     checkpoint = torch.load(run / "checkpoint.pt", weights_only=True)
     assert checkpoint["step"] >= 1
+
+
+def test_installed_commands_exit_0_and_print_no_python_objects(tmp_path):
+    # a console script exits with what main() returns: a list or dict there is exit status 1
+    # and a dump of it on stderr
+    binary = Path(sys.executable).parent
+    for folder, seed in (("results", 0), ("targets", 1)):
+        (tmp_path / folder).mkdir()
+        for i in range(2):
+            rgb = np.random.default_rng(seed + 10 * i).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+            Image.fromarray(rgb).save(tmp_path / folder / f"{i}.png")
+    runs = [
+        ["p2p-bench", "--device", "cpu", "--size", "32", "--steps", "1", "--warmup", "1",
+         "--ngf", "4", "--ndf", "4"],
+        ["p2p-eval", "--results", str(tmp_path / "results"), "--targets", str(tmp_path / "targets"),
+         "--out", str(tmp_path / "eval"), "--no-fid"],
+        ["p2p-data", "list", "--root", str(tmp_path)],
+    ]
+    for cmd in runs:
+        proc = subprocess.run([str(binary / cmd[0]), *cmd[1:]], capture_output=True, text=True,
+                              timeout=600, cwd=tmp_path)
+        assert proc.returncode == 0, f"{cmd[0]} exited with {proc.returncode}:\n{proc.stderr[-2000:]}"
+        assert "[{" not in proc.stderr and "{'" not in proc.stderr, proc.stderr[-2000:]
