@@ -17,7 +17,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 DEFAULT_PATH = Path(__file__).parent / "assets" / "lambda_sweep.npz"
-REGENERATE = "python -m p2p_ref.lambda_sweep --out {path}"
+REGENERATE = ("python -m p2p_ref.lambda_sweep --out {path}  (the real facades, after "
+              "`p2p-data download facades`; add --dataset synthetic --steps 1000 to stay offline)")
 ARRAYS = ("lambdas", "inputs", "targets", "outputs", "l1", "sharpness", "d_score", "d_real",
           "target_sharpness", "config")
 
@@ -62,6 +63,18 @@ def load_sweep(path=None):
                          f"outputs {sweep.outputs.shape}): expected outputs of shape (lambdas, N, H, W, 3) "
                          f"matching uint8 inputs and targets. {fix}")
     return sweep
+
+
+def _source(config):
+    """Where the sweep's images come from and how it was trained, in a line (with the credit the
+    CMP Facade Database asks for)."""
+    data = str(config.get("dataset", "?"))
+    if data == "facades":
+        data = "test split of the CMP Facade Database (Tyleček and Šára, GCPR 2013)"
+    elif data == "synthetic":
+        data = "test split of the synthetic facades"
+    size, steps = config.get("size", "?"), config.get("steps", "?")
+    return f"{data}, {size} x {size}; {steps} training steps per lambda"
 
 
 def _label(value):
@@ -120,7 +133,7 @@ class LambdaExplorer(widgets.VBox):
             f"<b>lambda = {_label(s.lambdas[i])}</b> · L1 to target {s.l1[i]:.3f} · "
             f"sharpness {s.sharpness[i]:.4f} · D score {s.d_score[i]:.2f}"
             f"<br><small>targets: sharpness {s.target_sharpness:.4f}; this D on real pairs: "
-            f"{s.d_real[i]:.2f}</small>")
+            f"{s.d_real[i]:.2f}<br>{_source(s.config)}</small>")
         if i not in self._png:
             self._png[i] = self.figure_png(i)
         self.figure.value = self._png[i]

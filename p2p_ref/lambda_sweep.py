@@ -10,8 +10,10 @@ weights and on the same batches, once per lambda, then measures each generator o
 
 and saves a few test inputs, targets and outputs as uint8 images, the metrics and the config to an
 .npz file that `p2p_ref.lambda_explorer.lambda_explorer(path)` loads. The committed file
-p2p_ref/assets/lambda_sweep.npz was made on a CPU with the defaults (64 x 64 synthetic facades).
-On a GPU, the real facades at the paper's size:
+p2p_ref/assets/lambda_sweep.npz was made on a CPU with the defaults: the real CMP facades
+(`p2p-data download facades`) at 64 x 64, 5 x 4000 steps, about an hour on one core;
+`--dataset synthetic --steps 1000` is the offline, few-minute version. On a GPU, the real facades
+at the paper's size:
 
     python -m p2p_ref.lambda_sweep --dataset facades --size 256 --steps 20000 --device cuda \\
         --ngf 64 --ndf 64 --out my_sweep.npz
@@ -41,15 +43,16 @@ FORMAT_VERSION = 1
 
 @dataclass
 class SweepConfig:
-    """What the sweep trains; the defaults make the committed file (5 x 1000 steps at 64 x 64 on a CPU)."""
-    dataset: str = "synthetic"          # a dataset name (synthetic, facades, ...) or a folder of A|B pairs
+    """What the sweep trains; the defaults make the committed file (5 x 4000 steps of 64 x 64 real
+    facades on a CPU)."""
+    dataset: str = "facades"            # a dataset name (facades, synthetic, ...) or a folder of A|B pairs
     data_root: str = "datasets"         # where dataset names are looked up
     direction: str = "BtoA"             # labels -> photo for facades and the synthetic set
     size: int = 64                      # images are resized to size x size (a power of 2, >= 32)
-    steps: int = 1000                   # training steps per lambda, one pair per step (batch size 1)
+    steps: int = 4000                   # training steps per lambda, one pair per step (batch size 1)
     lambdas: list = field(default_factory=lambda: [0.0, 1.0, 10.0, 100.0, 1000.0])
-    ngf: int = 16                       # generator width (the paper: 64)
-    ndf: int = 16                       # discriminator width (the paper: 64)
+    ngf: int = 32                       # generator width (the paper: 64)
+    ndf: int = 32                       # discriminator width (the paper: 64)
     lr: float = 2e-4                    # Adam, betas (0.5, 0.999), as in the paper
     n_show: int = 4                     # test images stored for the explorer
     n_eval: int = 50                    # test images the metrics average over
@@ -224,7 +227,10 @@ def parse_args(argv=None):
 
 def main(argv=None):
     cfg, out = parse_args(argv)
-    run_sweep(cfg, out)
+    try:
+        run_sweep(cfg, out)
+    except FileNotFoundError as e:  # e.g. facades not downloaded: the message says how
+        raise SystemExit(f"python -m p2p_ref.lambda_sweep: {e}") from None
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from p2p_ref.lambda_explorer import DEFAULT_PATH, LambdaExplorer, lambda_explorer, load_sweep
-from p2p_ref.lambda_sweep import laplacian_variance, main, parse_args
+from p2p_ref.lambda_sweep import SweepConfig, laplacian_variance, main, parse_args
 from p2p_ref.synthetic import make_synthetic_dataset
 
 LAMBDAS = [0.0, 1.0, 10.0, 100.0, 1000.0]
@@ -25,7 +25,11 @@ def test_the_committed_sweep_is_small_and_complete(sweep):
     assert n >= 3 and (h, w, c) == (64, 64, 3)
     assert sweep.outputs.shape == (5, n, 64, 64, 3) and sweep.outputs.dtype == np.uint8
     assert sweep.targets.shape == sweep.inputs.shape
-    assert sweep.config["steps"] >= 500 and sweep.config["dataset"] == "synthetic"
+    assert sweep.config["steps"] >= 500 and sweep.config["dataset"] == "facades"
+    # the committed file is what the defaults make, so the lesson's "your own sweep" repeats it
+    defaults = SweepConfig()
+    assert {k: sweep.config[k] for k in ("dataset", "size", "steps", "ngf", "ndf", "seed")} == \
+        {k: getattr(defaults, k) for k in ("dataset", "size", "steps", "ngf", "ndf", "seed")}
     assert sweep.config["lambdas"] == LAMBDAS
     # every lambda trained its own generator: no two rows of outputs are the same
     for i in range(5):
@@ -64,6 +68,7 @@ def test_the_widget_updates_headless(sweep):
         assert text.startswith(f"lambda = {lam:g} · L1 to target {sweep.l1[i]:.3f} · "
                                f"sharpness {sweep.sharpness[i]:.4f} · D score {sweep.d_score[i]:.2f}")
         assert explorer.slider.value == lam
+        assert "CMP Facade Database (Tyleček and Šára, GCPR 2013), 64 x 64" in text
         assert explorer.figure.value[:8] == b"\x89PNG\r\n\x1a\n"
         figures[lam] = explorer.figure.value
     assert len(set(figures.values())) == 5
@@ -115,6 +120,12 @@ def test_the_sweep_script_runs_end_to_end(tmp_path):
     assert small.config["steps"] == 5 and small.config["n_eval"] == 3 and small.config["threads"] == 1
     explorer = lambda_explorer(out).show(lambda_value=0)
     assert "lambda = 0<" in explorer.readout.value
+
+
+def test_a_dataset_not_downloaded_says_how_to_get_it(tmp_path):
+    with pytest.raises(SystemExit, match="p2p-data download facades"):
+        main(["--data-root", str(tmp_path), "--out", str(tmp_path / "s.npz")])
+    assert not (tmp_path / "s.npz").exists()
 
 
 def test_bad_flags_are_refused():
