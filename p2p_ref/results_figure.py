@@ -93,8 +93,11 @@ def make_figure(run, dataset, out, rows=4, caption="", first=0, data_root="datas
     columns += [(f"output, epoch {e}", outputs_at(history[e], x)) for e in shown]
     columns.append(("target (photo)", y))
 
-    fig = plt.figure(figsize=(2.1 * len(columns), 2.1 * rows + 2.9), dpi=110)
-    grid = fig.add_gridspec(rows + 1, len(columns), height_ratios=[1] * rows + [1.35], hspace=0.08, wspace=0.04)
+    height = 2.1 * rows + 3.2
+    fig = plt.figure(figsize=(2.1 * len(columns), height), dpi=110)
+    images_bottom = 3.2 / height  # inches kept free under the images for the curves and caption
+    grid = fig.add_gridspec(rows, len(columns), left=0.02, right=0.98, bottom=images_bottom, top=0.97,
+                            hspace=0.06, wspace=0.04)
     for c, (title, images) in enumerate(columns):
         for r in range(rows):
             ax = fig.add_subplot(grid[r, c])
@@ -102,7 +105,8 @@ def make_figure(run, dataset, out, rows=4, caption="", first=0, data_root="datas
             ax.set_xticks([]), ax.set_yticks([])
             if r == 0:
                 ax.set_title(title, fontsize=9)
-    curves = fig.add_gridspec(1, 2, left=0.07, right=0.97, bottom=0.05, top=0.2, wspace=0.25)
+    curves = fig.add_gridspec(1, 2, left=0.07, right=0.93, bottom=0.9 / height, top=images_bottom - 0.5 / height,
+                              wspace=0.45)
     losses = read_jsonl(run / "losses.jsonl")
     ax = fig.add_subplot(curves[0, 0])
     if losses:
@@ -112,22 +116,26 @@ def make_figure(run, dataset, out, rows=4, caption="", first=0, data_root="datas
         ax2 = ax.twinx()
         ax2.plot(moving_average([r["loss_G_L1"] for r in losses], k), color="tab:green", lw=1, label="loss_G_L1")
         ax2.set_ylabel("loss_G_L1", fontsize=8, color="tab:green")
+        ax2.tick_params(labelsize=7)
         ax.legend(fontsize=7, loc="upper right")
     ax.set_xlabel("step", fontsize=8)
+    ax.tick_params(labelsize=7)
     ax.set_title("losses (moving average)", fontsize=9)
     metrics = [m for m in read_jsonl(run / "metrics.jsonl") if "val_l1" in m]
     ax = fig.add_subplot(curves[0, 1])
     if metrics:
         epochs = [m["epoch"] for m in metrics]
         ax.plot(epochs, [m["val_l1"] for m in metrics], "o-", ms=2, label="L1 (lower is better)")
-        ax.set_ylabel("validation L1", fontsize=8)
+        ax.set_ylabel("validation L1", fontsize=8, color="tab:blue")
         ax3 = ax.twinx()
         ax3.plot(epochs, [m["val_ssim"] for m in metrics], "s-", ms=2, color="tab:red", label="SSIM")
         ax3.set_ylabel("SSIM", fontsize=8, color="tab:red")
+        ax3.tick_params(labelsize=7)
         last = metrics[-1]
         ax.set_title(f"validation: last L1 {last['val_l1']:.3f}, PSNR {last['val_psnr']:.1f} dB, "
                      f"SSIM {last['val_ssim']:.3f}", fontsize=9)
     ax.set_xlabel("epoch", fontsize=8)
+    ax.tick_params(labelsize=7)
     if caption:
         fig.text(0.5, 0.005, caption, ha="center", va="bottom", fontsize=7.5, wrap=True)
     out = Path(out)
