@@ -6,12 +6,11 @@ same in every setting; only how its arithmetic runs changes, and what wins depen
 - a CUDA GPU: bf16 autocast (fp16 with a GradScaler before Ampere, which has no bf16 units),
   channels-last memory, `torch.compile`, TF32 for the remaining float32 work, cuDNN autotuning
   and fused Adam;
-- a CPU with native bf16 (AVX512-BF16 or AMX): bf16 autocast and channels-last;
-- any other CPU: float32 and channels-last. There bf16 has no hardware support and runs
-  through slow emulated kernels: a training step takes several times longer than in float32.
-  Channels-last is oneDNN's preferred layout, but it does not win everywhere: on a 2-core AVX2
-  AMD EPYC it made a 128 x 128 step 14% slower (README, CPU table), which is why `p2p-train`
-  keeps NCHW unless asked (`--channels-last`).
+- a CPU with native bf16 (AVX512-BF16 or AMX): bf16 autocast and channels-last (the layout
+  oneDNN's bf16 kernels are built for);
+- any other CPU: the float32 baseline itself. There bf16 has no hardware support and runs
+  through slow emulated kernels (13 times slower than float32 on a 2-core AVX2 AMD EPYC), and
+  channels-last made a float32 128 x 128 step 14% slower on that CPU (README, CPU table).
   `torch.compile` stays off by default on a CPU: compiling G and D can take minutes there,
   and whether it then wins is for `p2p-bench --device cpu --each-option` to measure.
 
@@ -154,7 +153,7 @@ def choose(device, *, compile=None, compile_mode="default", native_bf16=None):
                         compile=True if compile is None else compile, compile_mode=compile_mode,
                         tf32=True, cudnn_benchmark=True, fused_adam=True)
     bf16 = cpu_native("bf16") if native_bf16 is None else native_bf16
-    return FastPath(amp="bf16" if bf16 else "off", channels_last=True,
+    return FastPath(amp="bf16" if bf16 else "off", channels_last=bf16,
                     compile=bool(compile), compile_mode=compile_mode)
 
 

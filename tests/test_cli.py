@@ -118,7 +118,7 @@ def test_bench_prints_both_rows_and_the_speed_up(capsys):
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert any(line.startswith("baseline: fp32, NCHW, eager") for line in lines)
-    # the fast row is this CPU's choice: fp32 + channels-last, bf16 only with native bf16
+    # the fast row is this CPU's choice: the fp32 baseline, bf16 + channels-last only with native bf16
     assert any(line.startswith(f"fast: {choose('cpu').describe()}") for line in lines)
     assert lines[-1].startswith("speed-up over the baseline: fast ")
     assert [r["label"] for r in rows] == ["baseline", "fast"]
