@@ -411,11 +411,14 @@ class Playground(widgets.VBox):
                 self._done = version
                 self._cond.notify_all()
 
-    def close(self):
-        """Stop the worker thread and close the widgets."""
+    def _stop_worker(self):
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+
+    def close(self):
+        """Stop the worker thread and close the widgets."""
+        self._stop_worker()
         super().close()
 
     def wait(self, timeout=120):
@@ -433,9 +436,7 @@ def _stop_at_exit(ref):
     op at shutdown aborts the process ("terminate called without an active exception")."""
     pg = ref()
     if pg is not None:
-        with pg._cond:
-            pg._closed = True
-            pg._cond.notify_all()
+        pg._stop_worker()
         pg._thread.join(timeout=30)
 
 
