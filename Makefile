@@ -47,7 +47,7 @@ FACADES_ARGS ?= facades --load-size 143 --crop-size 128 --num-downs 7 --ngf 32 -
 facades: $(STAMP)
 	test -d datasets/facades/train || $(VENV)/bin/p2p-data download facades
 	$(VENV)/bin/p2p-train $(FACADES_ARGS) --out $(FACADES_OUT)
-	$(PY) -m p2p_ref.results_figure $(FACADES_OUT) --dataset facades --out $(FACADES_OUT)/facades_results.png
+	$(PY) -m p2p_ref.inference.results_figure $(FACADES_OUT) --dataset facades --out $(FACADES_OUT)/facades_results.png
 
 # Baseline vs fast path; on a machine without a GPU pass e.g. BENCH_ARGS="--device cpu --size 128".
 BENCH_ARGS ?=
@@ -66,7 +66,7 @@ gpu-check:
 # Regenerate the widget screenshots the README shows (needs Debian's chromium). The playground's
 # shows the G of `make train` ($(TRAIN_OUT)) when it is there, else a G trained for a few steps.
 screenshots: $(STAMP)
-	P2P_SCREENSHOT_DIR=docs/img P2P_SCREENSHOT_RUN=$(TRAIN_OUT) $(PY) -m pytest tests/test_browser.py \
+	P2P_SCREENSHOT_DIR=docs/img P2P_SCREENSHOT_RUN=$(TRAIN_OUT) $(PY) -m pytest tests/course/widgets/test_browser.py \
 	  -k "explorer or playground" -p no:cacheprovider
 
 clean:

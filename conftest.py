@@ -9,7 +9,7 @@ import os
 
 os.environ["P2P_QUICK"] = "1"
 os.environ["MPLBACKEND"] = "Agg"
-# Work that lessons 2-4 save for lesson 5 (p2p_ref.coursework) goes to a throwaway folder, never
+# Work that lessons 2-4 save for lesson 5 (p2p_ref.course.coursework) goes to a throwaway folder, never
 # into solutions/ or lessons/. nbval runs solutions/ex2 ... ex5 in order, so lesson 5 picks up what
 # the solution notebooks of lessons 2-4 saved: the loop is tested end to end.
 if "P2P_MY_WORK" not in os.environ:

@@ -47,7 +47,7 @@ c.Execute.interrupt_on_timeout = True
 
 # Tamper-proof grading: after nbgrader has scored the student's kernel, every submission is run
 # again in a fresh process where the checks were loaded before the student's code and cannot be
-# switched off (p2p_ref/regrade.py). A test cell keeps its points only if it passes there too;
+# switched off (p2p_ref/course/grading/regrade.py). A test cell keeps its points only if it passes there too;
 # cells whose two results disagree, or where student code changed the grading code, are flagged
 # for manual review in Formgrader with the reason. The list is nbgrader 0.9's default with
 # IsolatedRegrade added after SaveAutoGrades.
@@ -55,7 +55,7 @@ from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Execute,  # noqa: E402
                                     IgnorePattern, LimitOutput, SaveAutoGrades)
 
-from p2p_ref.nbgrader_regrade import IsolatedRegrade  # noqa: E402
+from p2p_ref.course.grading.nbgrader_step import IsolatedRegrade  # noqa: E402
 
 c.Autograde.autograde_preprocessors = [Execute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
                                        SaveAutoGrades, IsolatedRegrade, AssignLatePenalties,

@@ -1,11 +1,14 @@
-"""Shared test setup: the tests import grading_harness and grading_cases from this folder."""
+"""Shared test setup. The tests mirror the package (tests/paper, tests/datasets, ...); the grading
+tests import grading_harness and grading_cases from tests/course/grading."""
 
 import sys
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
-if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))
+REPO = TESTS.parent
+GRADING = TESTS / "course" / "grading"
+if str(GRADING) not in sys.path:
+    sys.path.insert(0, str(GRADING))
 
 
 import pytest  # noqa: E402
