@@ -225,11 +225,8 @@ def _which(tensor, features):
     return "a tensor that is no encoder output" if tensor is not None else "no skip"
 
 
-def _unet_generator(UNetGenerator, ngf, num_downs, norm, size, in_channels, out_channels, dropout):
-    size = size or 2 ** num_downs
-    kwargs = {"in_channels": in_channels, "out_channels": out_channels, "num_downs": num_downs,
-              "ngf": ngf, "norm": norm, "dropout": dropout}
-    mine, theirs = build(UNetGenerator, (), kwargs, "UNetGenerator"), ref.UNetGenerator(**kwargs)
+def _compare_unet_layers(mine, theirs, num_downs, dropout):
+    """`encoders` and `decoders` are ModuleLists of num_downs blocks whose layers match the reference's."""
     for attr in ("encoders", "decoders"):
         blocks = getattr(mine, attr, None)
         if not isinstance(blocks, nn.ModuleList) or len(blocks) != num_downs:
@@ -243,11 +240,12 @@ def _unet_generator(UNetGenerator, ngf, num_downs, norm, size, in_channels, out_
         compare_layers(m, r, f"encoders[{i}] (e{i + 1})", f"UNetGenerator.__init__ and EncoderBlock ({ENCODER_STEP})")
     for j, (m, r) in enumerate(zip(mine.decoders, theirs.decoders)):
         compare_layers(m, r, f"decoders[{j}]", "UNetGenerator.__init__ and DecoderBlock", dropout_note=note)
-    widths = [ngf * min(2 ** i, 8) for i in range(num_downs)]
-    load_reference(mine, theirs, f"UNetGenerator(ngf={ngf})", "UNetGenerator.__init__", _unet_hint(num_downs, widths))
-    mine.eval(), theirs.eval()
-    x = randn(1, in_channels, size, size)
-    with torch.no_grad():  # the reference, step by step: e1 ... e_n, then the decoders
+
+
+def _reference_steps(theirs, x, num_downs):
+    """The reference, step by step: the encoder features e1 ... e_n, each decoder's (input, skip)
+    and output, and the generated image."""
+    with torch.no_grad():
         features, h = [], x
         for block in theirs.encoders:
             h = block(h)
@@ -258,13 +256,17 @@ def _unet_generator(UNetGenerator, ngf, num_downs, norm, size, in_channels, out_
             steps.append((h, skip))
             h = block(h, skip)
             outputs.append(h)
-        expected = h
+    return features, steps, outputs, h
 
+
+def _run_recording(mine, x):
+    """mine(x), and the (input, skip) each decoder received; an exception is kept, not raised, so
+    the diagnosis can use what the decoders received before the crash."""
     def record(module, args, kwargs):  # copies: an in-place ReLU in the block would change them
         skip = args[1] if len(args) > 1 else kwargs.get("skip")
         seen.append(tuple(t.clone() if isinstance(t, torch.Tensor) else t for t in (args[0], skip)))
 
-    seen, error = [], None
+    seen, out, error = [], None, None
     hooks = [block.register_forward_pre_hook(record, with_kwargs=True) for block in mine.decoders]
     try:
         with torch.no_grad():
@@ -274,12 +276,11 @@ def _unet_generator(UNetGenerator, ngf, num_downs, norm, size, in_channels, out_
     finally:
         for hook in hooks:
             hook.remove()
-    if error is None and isinstance(out, torch.Tensor) and out.shape == expected.shape \
-            and torch.allclose(out, expected, atol=1e-4):
-        passed(f"UNetGenerator(num_downs={num_downs}, ngf={ngf}, norm={norm!r}) matches the reference "
-               f"layer by layer and end to end")
-        return
-    # it differs: find the first block that differs, given the reference's inputs
+    return out, seen, error
+
+
+def _first_block_that_differs(mine, x, features, steps, outputs, num_downs):
+    """Each of the student's blocks, given the reference's inputs, against the reference's outputs."""
     inputs = [x] + features[:-1]
     for i, block in enumerate(mine.encoders):
         name = f"encoders[{i}] (e{i + 1})"
@@ -289,8 +290,10 @@ def _unet_generator(UNetGenerator, ngf, num_downs, norm, size, in_channels, out_
         name = f"decoders[{j}]" + (f" (joined with e{num_downs - 1 - j})" if skip is not None else "")
         compare_output(call(block, (h, skip), name, "DecoderBlock.forward"), outputs[j], name,
                        "DecoderBlock.forward: torch.cat([y, skip], dim=1)", inputs=(h, skip))
-    where = ("UNetGenerator.forward: keep e1 ... e_n, feed the bottleneck to decoders[0], and give "
-             "decoders[j] the skip e_(n-1-j), the encoder output with the same height and width")
+
+
+def _check_unet_forward(seen, steps, features, num_downs, where):
+    """What the student's forward fed each decoder, against the reference's (input, skip)."""
     for j, ((h, skip), (want_h, want_skip)) in enumerate(zip(seen, steps)):
         if want_skip is not None and skip is None:
             fail(f"your forward calls decoders[{j}] without a skip",
@@ -303,6 +306,30 @@ def _unet_generator(UNetGenerator, ngf, num_downs, norm, size, in_channels, out_
         if not _same(h, want_h):
             fail(f"decoders[{j}] gets a wrong input ({list(h.shape)})",
                  "the bottleneck for decoders[0], else the previous decoder's output (with its skip)", where)
+
+
+def _unet_generator(UNetGenerator, ngf, num_downs, norm, size, in_channels, out_channels, dropout):
+    size = size or 2 ** num_downs
+    kwargs = {"in_channels": in_channels, "out_channels": out_channels, "num_downs": num_downs,
+              "ngf": ngf, "norm": norm, "dropout": dropout}
+    mine, theirs = build(UNetGenerator, (), kwargs, "UNetGenerator"), ref.UNetGenerator(**kwargs)
+    _compare_unet_layers(mine, theirs, num_downs, dropout)
+    widths = [ngf * min(2 ** i, 8) for i in range(num_downs)]
+    load_reference(mine, theirs, f"UNetGenerator(ngf={ngf})", "UNetGenerator.__init__", _unet_hint(num_downs, widths))
+    mine.eval(), theirs.eval()
+    x = randn(1, in_channels, size, size)
+    features, steps, outputs, expected = _reference_steps(theirs, x, num_downs)
+    out, seen, error = _run_recording(mine, x)
+    if error is None and isinstance(out, torch.Tensor) and out.shape == expected.shape \
+            and torch.allclose(out, expected, atol=1e-4):
+        passed(f"UNetGenerator(num_downs={num_downs}, ngf={ngf}, norm={norm!r}) matches the reference "
+               f"layer by layer and end to end")
+        return
+    # it differs: find the first block that differs, given the reference's inputs, then the forward
+    _first_block_that_differs(mine, x, features, steps, outputs, num_downs)
+    where = ("UNetGenerator.forward: keep e1 ... e_n, feed the bottleneck to decoders[0], and give "
+             "decoders[j] the skip e_(n-1-j), the encoder output with the same height and width")
+    _check_unet_forward(seen, steps, features, num_downs, where)
     if error is not None:
         fail(f"calling UNetGenerator(ngf={ngf}) on a {list(x.shape)} input raised {type(error).__name__}: "
              f"{error}", "the generated image, shape " + str(list(expected.shape)), where)

@@ -182,13 +182,8 @@ def _parts(out, where):
             _number(l1, "generator_loss(...)[2] (l1)", where))
 
 
-def _check_generator_loss(generator_loss):
-    where = "your `generator_loss`"
-    logits = _grid(seed=5)
-    fake, target = _images(seed=6), _images(seed=7)
-    expected = ref.generator_loss(logits, fake, target)
-    out = generator_loss(logits.clone(), fake.clone(), target.clone())
-    total, gan, l1 = _parts(out, where)
+def _check_l1_item(l1, expected, fake, target, where):
+    """The third value of generator_loss: the plain L1 term (eq. 3), before lambda."""
     if not _close(l1, expected.l1):
         if _close(l1, 100 * expected.l1):
             fail("the l1 item is already multiplied by lambda",
@@ -199,6 +194,10 @@ def _check_generator_loss(generator_loss):
                  f"the mean absolute difference, {expected.l1.item():.6g}", f"{where} (and your `l1_loss`)")
         fail(f"the l1 item is {l1.item():.6g}", f"mean |target - fake| = {expected.l1.item():.6g}",
              f"{where}: the third value returned (and your `l1_loss`, if it calls it)")
+
+
+def _check_gan_item(gan, expected, logits, where):
+    """The second value: the non-saturating GAN term, BCE(D(x, G(x)), 1) (sec. 3.3)."""
     if not _close(gan, expected.gan):
         if _close(gan, -ref.gan_loss(logits, False)):
             fail("the GAN term is the saturating log(1 - D(x, G(x))) that G minimises",
@@ -211,6 +210,10 @@ def _check_generator_loss(generator_loss):
                  f"{where}: gan_loss(fake_logits, True)")
         fail(f"the gan item is {gan.item():.6g}", f"BCE(D(x, G(x)), 1) = {expected.gan.item():.6g}",
              f"{where}: the second value returned (and your `gan_loss`, if it calls it)")
+
+
+def _check_total_item(total, expected, where):
+    """The first value: gan + lambda * l1 (eq. 4)."""
     if not _close(total, expected.total):
         if _close(total, 100 * (expected.gan + expected.l1)):
             fail("lambda multiplies the GAN term too",
@@ -225,6 +228,18 @@ def _check_generator_loss(generator_loss):
                  f"{where}: multiply l1 by lambda_l1")
         fail(f"total = {total.item():.6g}", f"gan + lambda_l1 * l1 = {expected.total.item():.6g}",
              f"{where}: the first value returned")
+
+
+def _check_generator_loss(generator_loss):
+    where = "your `generator_loss`"
+    logits = _grid(seed=5)
+    fake, target = _images(seed=6), _images(seed=7)
+    expected = ref.generator_loss(logits, fake, target)
+    out = generator_loss(logits.clone(), fake.clone(), target.clone())
+    total, gan, l1 = _parts(out, where)
+    _check_l1_item(l1, expected, fake, target, where)
+    _check_gan_item(gan, expected, logits, where)
+    _check_total_item(total, expected, where)
     for lam in (0.0, 10.0):
         total, gan, l1 = _parts(generator_loss(logits, fake, target, lambda_l1=lam), where)
         want = ref.generator_loss(logits, fake, target, lambda_l1=lam).total
