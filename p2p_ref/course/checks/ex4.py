@@ -1,8 +1,9 @@
 """Checks for lesson 4, the pix2pix objective (sec. 3.1 and 3.3, eq. 1-4), and its lambda sweep.
 
-This module grades the composed losses, discriminator_loss and generator_loss; the checks of
-their blocks (gan_loss, l1_loss) live in ex4_blocks and those of the lambda sweep (prediction,
-measure) in ex4_measure. All are reached from here: `check.gan_loss`, `check.measure`, ...
+This module grades l1_loss and the composed losses, discriminator_loss and generator_loss; the
+checks of gan_loss live in ex4_gan, those of the lambda sweep (prediction, measure) in
+ex4_measure, and the inputs and helpers they share in ex4_common. All are reached from here:
+`check.gan_loss`, `check.measure`, ...
 
 Every check compares the student's function with p2p_ref on fixed inputs: ordinary logits,
 hand-computed cases, extreme logits (+-1e4 in float32) and 30 x 30 patch grids. When the values
@@ -26,10 +27,77 @@ import torch
 
 from p2p_ref.paper import losses as ref
 from p2p_ref.course.checks.common import CheckFailed, ensure_own_code, fail, passed
-from p2p_ref.course.checks.ex4_blocks import (  # noqa: F401 - gan_loss, l1_loss and their hidden checks, used by the notebook
-    _check_extreme, _check_gan_loss, _check_gan_loss_more, _check_l1_loss, _check_l1_loss_more, _close,
-    _extreme_grid, _grad, _grid, _images, _number, gan_loss, gan_loss_more, l1_loss, l1_loss_more)
+from p2p_ref.course.checks.ex4_common import (
+    _check_extreme, _close, _extreme_grid, _grad, _grid, _images, _number, _per_image_sum)
+from p2p_ref.course.checks.ex4_gan import (  # noqa: F401 - gan_loss's checks, used by the notebook
+    _check_gan_loss, _check_gan_loss_more, gan_loss, gan_loss_more)
 from p2p_ref.course.checks.ex4_measure import measure, measure_more, prediction  # noqa: F401 - the lambda sweep's checks
+
+# l1_loss
+
+def _check_l1_loss(l1_loss):
+    where = "your `l1_loss`"
+    value = _number(l1_loss(torch.zeros(1, 3, 8, 8), torch.ones(1, 3, 8, 8)), "l1_loss", where)
+    if not _close(value, 1.0):
+        if _close(value, 192.0):
+            fail("l1_loss(zeros, ones) = 192: the absolute differences are summed",
+                 "1.0: L_L1 = E|y - G(x)| is a mean over pixels and channels",
+                 f"{where}: use .mean(), not .sum()")
+        fail(f"l1_loss(zeros, ones) = {value.item():.6g}", "1.0, the mean absolute difference", where)
+    fake, target = _images(seed=1), _images(seed=2)
+    expected = ref.l1_loss(fake, target)
+    value = _number(l1_loss(fake.clone(), target.clone()), "l1_loss", where)
+    if not _close(value, expected):
+        diff = target - fake
+        if _close(value, diff.abs().sum()):
+            fail("the absolute differences are summed, not averaged",
+                 f"the mean, {expected.item():.6g} (a sum grows with the image size and makes lambda = 100 "
+                 "meaningless)", f"{where}: use .mean(), not .sum()")
+        if _close(value, (diff ** 2).mean()):
+            fail("the differences are squared (that is L2 / MSE)",
+                 f"the mean ABSOLUTE difference, {expected.item():.6g}: the paper uses L1 because it blurs less",
+                 f"{where}: use .abs(), not ** 2")
+        if _close(value, diff.mean()) or _close(value, -diff.mean()):
+            fail("the signed differences are averaged, so positive and negative errors cancel",
+                 f"the mean absolute difference, {expected.item():.6g}", f"{where}: take .abs() before .mean()")
+        fail(f"l1_loss on random images = {value.item():.6g}", f"{expected.item():.6g} = mean |target - fake|",
+             where)
+    value = _number(l1_loss(fake, fake.clone()), "l1_loss", where)
+    if value.item() != 0:
+        fail(f"l1_loss(x, x) = {value.item():.6g}", "0: identical images have no L1 distance", where)
+
+
+def l1_loss(l1_loss):
+    """Check l1_loss(fake, target) = mean |target - fake| (eq. 3)."""
+    ensure_own_code(l1_loss, "l1_loss")
+    _check_l1_loss(l1_loss)
+    passed("l1_loss: the mean absolute difference (1.0 for zeros vs ones, 0 for identical images)")
+
+
+def _check_l1_loss_more(l1_loss):
+    where = "your `l1_loss`"
+    fake, target = _images((2, 1, 16, 24), seed=9), _images((2, 1, 16, 24), seed=10)
+    value = _number(l1_loss(fake, target), "l1_loss", where)
+    expected = ref.l1_loss(fake, target)
+    if not _close(value, expected):
+        if _close(value, _per_image_sum((target - fake).abs())):
+            fail(f"l1_loss on a batch of 2 images = {value.item():.6g}: each image's mean is summed over the batch",
+                 f"the mean over every pixel, channel and image, {expected.item():.6g}",
+                 f"{where}: one .mean() over all elements")
+        fail(f"l1_loss on 2 x 1 x 16 x 24 images = {value.item():.6g}", f"{expected.item():.6g}", where)
+    got = _grad(lambda f: l1_loss(f, target), fake)[0]
+    want = _grad(lambda f: ref.l1_loss(f, target), fake)[0]
+    if not torch.allclose(got, want, atol=1e-9):
+        fail("the gradient of l1_loss with respect to the fake image is wrong",
+             "sign(fake - target) / number of elements", f"{where}: no .detach(), .item() or float()")
+
+
+def l1_loss_more(l1_loss):
+    """Hidden: a batch of another shape and the gradient."""
+    ensure_own_code(l1_loss, "l1_loss")
+    _check_l1_loss_more(l1_loss)
+    passed("l1_loss: other shapes and the gradient")
+
 
 # One mistake, one exercise: the composed losses get a second chance with the reference blocks.
 

@@ -14,20 +14,11 @@ import torch.nn.functional as F
 
 from p2p_ref.paper import sharpness as reference_sharpness
 from p2p_ref.course.checks.common import ensure_own_code, fail, passed
+from p2p_ref.course.checks.ex4_common import _close, _per_image_sum
 from p2p_ref.paper.data import denormalize
 
 SWEEP_LAMBDAS = (0.0, 100.0)          # the two values of lambda of the lesson's tiny sweep
 PREDICTION_KEYS = ("lower_l1", "sharper")
-
-
-def _close(a, b, rtol=1e-4, atol=1e-5):
-    return torch.allclose(torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64),
-                          rtol=rtol, atol=atol)
-
-
-def _per_image_sum(per_element):
-    """The mistake 'mean over each image, summed over the batch'."""
-    return per_element.flatten(1).mean(dim=1).sum()
 
 def prediction(prediction):
     """Check that PREDICTION is a well-formed prediction; whether it is right is not graded."""

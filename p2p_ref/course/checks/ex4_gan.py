@@ -1,11 +1,10 @@
-"""Checks of lesson 4's building blocks (sec. 3.1, eq. 1-3): `gan_loss` and `l1_loss`.
+"""Checks of lesson 4's gan_loss, the GAN term of the objective (sec. 3.1, eq. 1; LSGAN as an option).
 
-Every check compares the student's function with p2p_ref on fixed inputs: ordinary logits,
-hand-computed cases, extreme logits (+-1e4 in float32) and 30 x 30 patch grids. When the values
-differ it looks for the usual mistakes (labels swapped, sigmoid + BCE, a sum instead of a mean)
-and names them. The `*_more` functions are the hidden checks: other shapes, float64 and gradients.
-The notebook reaches them as `check.gan_loss`, ... on p2p_ref.course.checks.ex4, which also
-grades the losses built from these blocks.
+gan_loss(logits, target_is_real, mode) is compared with p2p_ref.paper.losses.gan_loss on ordinary
+logits, hand-computed cases, extreme logits (+-1e4 in float32) and 30 x 30 patch grids; the
+usual mistakes (labels swapped, sigmoid + BCE, a sum instead of a mean) are named. The
+`*_more` check is the hidden one: other shapes, float64 and gradients. The notebook reaches
+these checks through ex4 (`check.gan_loss`, `check.gan_loss_more`).
 """
 
 import math
@@ -15,81 +14,10 @@ import torch.nn.functional as F
 
 from p2p_ref.paper import losses as ref
 from p2p_ref.course.checks.common import ensure_own_code, fail, passed
+from p2p_ref.course.checks.ex4_common import (
+    _check_extreme, _close, _extreme_grid, _grad, _grid, _number, _per_image_sum, _targets)
 
-EXTREME = (1e4, -1e4, 100.0, -100.0)  # float32 sigmoid rounds all four to exactly 0 or 1
 UNKNOWN_MODE = "wgangp"               # a GAN mode the exercise does not ask for
-
-
-def _grid(shape=(1, 1, 30, 30), scale=2.0, seed=0, dtype=torch.float32):
-    """Fixed logits for a batch of PatchGAN grids (30 x 30 is D's output for a 256 x 256 pair)."""
-    g = torch.Generator().manual_seed(seed)
-    return (scale * torch.randn(shape, generator=g)).to(dtype)
-
-
-def _images(shape=(1, 3, 64, 64), seed=1):
-    g = torch.Generator().manual_seed(seed)
-    return torch.rand(shape, generator=g) * 2 - 1
-
-
-def _extreme_grid(shape=(1, 1, 30, 30)):
-    """A grid whose logits are all +-1e4 or +-100, in float32."""
-    values = torch.tensor(EXTREME, dtype=torch.float32)
-    return values.repeat(math.ceil(math.prod(shape) / len(EXTREME)))[:math.prod(shape)].reshape(shape)
-
-
-def _close(a, b, rtol=1e-4, atol=1e-5):
-    return torch.allclose(torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64),
-                          rtol=rtol, atol=atol)
-
-
-def _grad(fn, *tensors):
-    """Gradients of fn's (first) output with respect to each tensor; zeros where none arrives."""
-    leaves = [t.detach().clone().requires_grad_(True) for t in tensors]
-    out = fn(*leaves)
-    out = out[0] if isinstance(out, tuple) else out
-    if not isinstance(out, torch.Tensor) or not out.requires_grad:
-        return [torch.zeros_like(leaf) for leaf in leaves]
-    out.backward()
-    return [leaf.grad if leaf.grad is not None else torch.zeros_like(leaf) for leaf in leaves]
-
-
-def _number(value, name, where):
-    """The student's result must be a 0-dim tensor (one number, the mean over the grid)."""
-    if not isinstance(value, torch.Tensor):
-        fail(f"`{name}` returned {type(value).__name__} {value!r}, not a torch tensor",
-             "a 0-dim torch tensor (so that .backward() works)",
-             f"{where}: return the torch result itself, not .item() or a Python float")
-    if value.dim() != 0:
-        fail(f"`{name}` returned a tensor of shape {tuple(value.shape)}",
-             "a 0-dim tensor: the mean over every patch of every image in the batch",
-             f"{where}: average with .mean() (or keep the loss function's default reduction='mean')")
-    return value.detach()
-
-
-def _targets(logits, is_real):
-    return torch.ones_like(logits) if is_real else torch.zeros_like(logits)
-
-
-def _per_image_sum(per_element):
-    """The mistake 'mean over each image, summed over the batch'."""
-    return per_element.flatten(1).mean(dim=1).sum()
-
-
-def _bce_sigmoid_hint(where):
-    return (f"{where}: sigmoid + BCE breaks at large logits (sigmoid rounds to exactly 1.0 in float32, "
-            "then log(1 - 1) = -inf; torch's binary_cross_entropy clamps it to 100). Use BCE with logits: "
-            "F.binary_cross_entropy_with_logits or nn.BCEWithLogitsLoss")
-
-
-def _check_extreme(value, expected, name, case, where):
-    if not torch.isfinite(value):
-        fail(f"`{name}` gives {value.item()} for {case}",
-             f"a finite loss, {expected.item():.6g}",
-             _bce_sigmoid_hint(where))
-    if not _close(value, expected):
-        fail(f"`{name}` gives {value.item():.6g} for {case}",
-             f"{expected.item():.6g} (a logit of 1e4 on the wrong side costs about 1e4, not 100)",
-             _bce_sigmoid_hint(where))
 
 
 # gan_loss
@@ -257,69 +185,3 @@ def gan_loss_more(gan_loss):
     ensure_own_code(gan_loss, "gan_loss")
     _check_gan_loss_more(gan_loss)
     passed("gan_loss: other grid sizes, batches, float64 and gradients")
-
-
-# l1_loss
-
-def _check_l1_loss(l1_loss):
-    where = "your `l1_loss`"
-    value = _number(l1_loss(torch.zeros(1, 3, 8, 8), torch.ones(1, 3, 8, 8)), "l1_loss", where)
-    if not _close(value, 1.0):
-        if _close(value, 192.0):
-            fail("l1_loss(zeros, ones) = 192: the absolute differences are summed",
-                 "1.0: L_L1 = E|y - G(x)| is a mean over pixels and channels",
-                 f"{where}: use .mean(), not .sum()")
-        fail(f"l1_loss(zeros, ones) = {value.item():.6g}", "1.0, the mean absolute difference", where)
-    fake, target = _images(seed=1), _images(seed=2)
-    expected = ref.l1_loss(fake, target)
-    value = _number(l1_loss(fake.clone(), target.clone()), "l1_loss", where)
-    if not _close(value, expected):
-        diff = target - fake
-        if _close(value, diff.abs().sum()):
-            fail("the absolute differences are summed, not averaged",
-                 f"the mean, {expected.item():.6g} (a sum grows with the image size and makes lambda = 100 "
-                 "meaningless)", f"{where}: use .mean(), not .sum()")
-        if _close(value, (diff ** 2).mean()):
-            fail("the differences are squared (that is L2 / MSE)",
-                 f"the mean ABSOLUTE difference, {expected.item():.6g}: the paper uses L1 because it blurs less",
-                 f"{where}: use .abs(), not ** 2")
-        if _close(value, diff.mean()) or _close(value, -diff.mean()):
-            fail("the signed differences are averaged, so positive and negative errors cancel",
-                 f"the mean absolute difference, {expected.item():.6g}", f"{where}: take .abs() before .mean()")
-        fail(f"l1_loss on random images = {value.item():.6g}", f"{expected.item():.6g} = mean |target - fake|",
-             where)
-    value = _number(l1_loss(fake, fake.clone()), "l1_loss", where)
-    if value.item() != 0:
-        fail(f"l1_loss(x, x) = {value.item():.6g}", "0: identical images have no L1 distance", where)
-
-
-def l1_loss(l1_loss):
-    """Check l1_loss(fake, target) = mean |target - fake| (eq. 3)."""
-    ensure_own_code(l1_loss, "l1_loss")
-    _check_l1_loss(l1_loss)
-    passed("l1_loss: the mean absolute difference (1.0 for zeros vs ones, 0 for identical images)")
-
-
-def _check_l1_loss_more(l1_loss):
-    where = "your `l1_loss`"
-    fake, target = _images((2, 1, 16, 24), seed=9), _images((2, 1, 16, 24), seed=10)
-    value = _number(l1_loss(fake, target), "l1_loss", where)
-    expected = ref.l1_loss(fake, target)
-    if not _close(value, expected):
-        if _close(value, _per_image_sum((target - fake).abs())):
-            fail(f"l1_loss on a batch of 2 images = {value.item():.6g}: each image's mean is summed over the batch",
-                 f"the mean over every pixel, channel and image, {expected.item():.6g}",
-                 f"{where}: one .mean() over all elements")
-        fail(f"l1_loss on 2 x 1 x 16 x 24 images = {value.item():.6g}", f"{expected.item():.6g}", where)
-    got = _grad(lambda f: l1_loss(f, target), fake)[0]
-    want = _grad(lambda f: ref.l1_loss(f, target), fake)[0]
-    if not torch.allclose(got, want, atol=1e-9):
-        fail("the gradient of l1_loss with respect to the fake image is wrong",
-             "sign(fake - target) / number of elements", f"{where}: no .detach(), .item() or float()")
-
-
-def l1_loss_more(l1_loss):
-    """Hidden: a batch of another shape and the gradient."""
-    ensure_own_code(l1_loss, "l1_loss")
-    _check_l1_loss_more(l1_loss)
-    passed("l1_loss: other shapes and the gradient")
