@@ -78,6 +78,64 @@ def _kind(info):
     return f"{bits} {colour}{alpha}" + (" (.npy)" if info.mode == "npy" else "")
 
 
+def _note_channels(report, infos, nc, kinds):
+    """How each side of a pair will be read (channel conversion, 16 bit), grouped in `kinds`;
+    a side that cannot give the channels the model needs is an error."""
+    for side, info in (("A", infos[0]), ("B", infos[-1])):
+        try:
+            plan = channel_plan(info.channels, info.alpha, nc[side])
+        except ValueError as e:
+            report.errors.append(f"{info.path}: {e} (side {side} needs {nc[side]} "
+                                 f"channel(s): set --input-nc / --output-nc)")
+            continue
+        notes = [plan] if plan else []
+        if info.bits == 16:
+            notes.insert(0, "read at full 16-bit precision")
+        if notes:
+            kinds[(side, _kind(info), ", ".join(notes))].append(info.path)
+
+
+def _check_split(report, split, path, nc, seen):
+    """Check the pairs of one split (train, val, test): readable, sizes, channels; record each
+    file's content hash in `seen` (for duplicates across splits)."""
+    listing = list_split(path)
+    report.errors += listing.problems
+    layout = "A|B files" if listing.layout == "A|B" else "A/ + B/ folders paired by name"
+    report.lines.append(f"{split}: {len(listing.pairs)} pair(s) ({layout})")
+    sizes, kinds, bad_pairs, unreadable = Counter(), defaultdict(list), [], []
+    for a, b in listing.pairs:
+        infos = []
+        for f in (a, b) if b is not None else (a,):
+            try:
+                info = probe(f)
+                read_image(f)  # a full decode: catches truncated and corrupt files
+            except ValueError as e:
+                unreadable.append(str(e).split(". Expected")[0])
+                break
+            infos.append(info)
+            seen[hashlib.sha1(f.read_bytes()).hexdigest()].append((split, f))
+        else:
+            errors, warnings = pair_issues(*infos)
+            report.errors += errors
+            bad_pairs += warnings
+            sizes[" | ".join(f"{i.width}x{i.height}" for i in infos)] += 1
+            _note_channels(report, infos, nc, kinds)
+    if sizes:
+        common = ", ".join(f"{s} ({n})" for s, n in sizes.most_common(5))
+        more = f" and {len(sizes) - 5} other size(s)" if len(sizes) > 5 else ""
+        report.lines.append(f"  sizes: {common}{more}")
+    for (side, kind, what), paths in sorted(kinds.items()):
+        report.lines.append(f"  {side}: {len(paths)} {kind} image(s): {what} "
+                            f"({names(paths, 3)})")
+    report.errors += [f"corrupt or truncated: {u}" for u in unreadable]
+    report.warnings += bad_pairs
+    if listing.ignored:
+        report.warnings.append(f"{split}: will be ignored (not images): "
+                               f"{names(listing.ignored)}")
+    if listing.hidden:
+        report.lines.append(f"  hidden entries skipped: {names(listing.hidden)}")
+
+
 def check_dataset(folder, input_nc=3, output_nc=3, direction="AtoB"):
     """Check every file of a dataset folder; returns a CheckReport."""
     folder = Path(folder)
@@ -88,54 +146,7 @@ def check_dataset(folder, input_nc=3, output_nc=3, direction="AtoB"):
                         f"B {nc['B']})")
     seen = defaultdict(list)  # content hash -> [(split, path)]
     for split, path in find_splits(folder):
-        listing = list_split(path)
-        report.errors += listing.problems
-        layout = "A|B files" if listing.layout == "A|B" else "A/ + B/ folders paired by name"
-        report.lines.append(f"{split}: {len(listing.pairs)} pair(s) ({layout})")
-        sizes, kinds, bad_pairs, unreadable = Counter(), defaultdict(list), [], []
-        for a, b in listing.pairs:
-            infos = []
-            for f in (a, b) if b is not None else (a,):
-                try:
-                    info = probe(f)
-                    read_image(f)  # a full decode: catches truncated and corrupt files
-                except ValueError as e:
-                    unreadable.append(str(e).split(". Expected")[0])
-                    break
-                infos.append(info)
-                seen[hashlib.sha1(f.read_bytes()).hexdigest()].append((split, f))
-            else:
-                errors, warnings = pair_issues(*infos)
-                report.errors += errors
-                bad_pairs += warnings
-                sizes[" | ".join(f"{i.width}x{i.height}" for i in infos)] += 1
-                sides = (("A", infos[0]), ("B", infos[-1]))
-                for side, info in sides:
-                    try:
-                        plan = channel_plan(info.channels, info.alpha, nc[side])
-                    except ValueError as e:
-                        report.errors.append(f"{info.path}: {e} (side {side} needs {nc[side]} "
-                                             f"channel(s): set --input-nc / --output-nc)")
-                        continue
-                    notes = [plan] if plan else []
-                    if info.bits == 16:
-                        notes.insert(0, "read at full 16-bit precision")
-                    if notes:
-                        kinds[(side, _kind(info), ", ".join(notes))].append(info.path)
-        if sizes:
-            common = ", ".join(f"{s} ({n})" for s, n in sizes.most_common(5))
-            more = f" and {len(sizes) - 5} other size(s)" if len(sizes) > 5 else ""
-            report.lines.append(f"  sizes: {common}{more}")
-        for (side, kind, what), paths in sorted(kinds.items()):
-            report.lines.append(f"  {side}: {len(paths)} {kind} image(s): {what} "
-                                f"({names(paths, 3)})")
-        report.errors += [f"corrupt or truncated: {u}" for u in unreadable]
-        report.warnings += bad_pairs
-        if listing.ignored:
-            report.warnings.append(f"{split}: will be ignored (not images): "
-                                   f"{names(listing.ignored)}")
-        if listing.hidden:
-            report.lines.append(f"  hidden entries skipped: {names(listing.hidden)}")
+        _check_split(report, split, path, nc, seen)
     for digest, where in seen.items():
         splits = sorted({s for s, _ in where})
         if len(splits) > 1:

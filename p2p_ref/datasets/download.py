@@ -254,6 +254,40 @@ def extract(archive, name, dest):
     return dest
 
 
+def _fetch_checked(name, part, servers, expected):
+    """Download the archive to `part` from the first server that gives a good one; return its
+    SHA-256 and image counts. A network error keeps the part file (the next server resumes it);
+    a bad archive is deleted. When every server fails, the error names each one."""
+    failures = []
+
+    def failed(url, error):
+        failures.append(f"{url}: {error}")
+        if len(failures) < len(servers):
+            print(f"{url} failed ({error}); trying the next server")
+            return
+        if len(servers) > 1:
+            raise DownloadError("every server failed:\n  " + "\n  ".join(failures)) from None
+        raise error
+
+    for base in servers:
+        url = dataset_url(name, base)
+        print(f"downloading {url} ({DATASETS[name]['size']}) to {part}")
+        try:
+            fetch(url, part, desc=name)  # network errors keep the part file for a resume
+        except DownloadError as e:
+            failed(url, e)
+            continue
+        try:
+            digest = verify_sha256(part, expected) if expected else sha256_of(part)
+            counts = check_archive(part, name)
+        except DownloadError as e:
+            part.unlink(missing_ok=True)  # a bad archive: never resumed
+            failed(url, DownloadError(f"{e}. The archive was deleted; run the command again "
+                                      f"to download it afresh"))
+            continue
+        return digest, counts
+
+
 def download_dataset(name, root="datasets", base_url=None, sha256=None, mirrors=()):
     """Download, check and unpack dataset `name` into root/name; return that Path.
 
@@ -282,34 +316,7 @@ def download_dataset(name, root="datasets", base_url=None, sha256=None, mirrors=
     part = root / f"{name}.tar.gz.part"
     if name == "facades":
         print(FACADES_CITATION)
-    servers, failures = base_urls(base_url, mirrors), []
-
-    def failed(url, error):
-        failures.append(f"{url}: {error}")
-        if len(failures) < len(servers):
-            print(f"{url} failed ({error}); trying the next server")
-            return
-        if len(servers) > 1:
-            raise DownloadError("every server failed:\n  " + "\n  ".join(failures)) from None
-        raise error
-
-    for base in servers:
-        url = dataset_url(name, base)
-        print(f"downloading {url} ({DATASETS[name]['size']}) to {part}")
-        try:
-            fetch(url, part, desc=name)  # network errors keep the part file for a resume
-        except DownloadError as e:
-            failed(url, e)
-            continue
-        try:
-            digest = verify_sha256(part, expected) if expected else sha256_of(part)
-            counts = check_archive(part, name)
-        except DownloadError as e:
-            part.unlink(missing_ok=True)  # a bad archive: never resumed
-            failed(url, DownloadError(f"{e}. The archive was deleted; run the command again "
-                                      f"to download it afresh"))
-            continue
-        break
+    digest, counts = _fetch_checked(name, part, base_urls(base_url, mirrors), expected)
     print(f"SHA-256 of {name}.tar.gz: {digest}" + (" (as expected)" if expected else
           " (no published checksum to compare with; the listing and image counts were checked)"))
     try:

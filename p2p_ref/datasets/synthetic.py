@@ -160,6 +160,62 @@ def _wall_texture(rng, S, yy, xx):
     return img
 
 
+def _paint_windows(img, facade, rng, ft, sky_reflect):
+    """Windows in place: a frame ft pixels thick, glass (lit, curtained or reflecting the sky),
+    a streak of reflection and, on most facades, mullions."""
+    frame = _jitter(rng, [(0.95, 0.95, 0.93), (0.30, 0.20, 0.12), (0.2, 0.2, 0.22)]
+                    [rng.integers(3)], 0.04)
+    mullions = rng.random() < 0.6
+    for y0, y1, x0, x1 in facade.windows:
+        h, w = y1 - y0, x1 - x0
+        if h < 2 * ft + 1 or w < 2 * ft + 1:
+            continue
+        kind = rng.random()
+        gy = np.linspace(0, 1, h - 2 * ft, dtype=np.float32)[:, None, None]
+        if kind < 0.12:      # lit from inside
+            glass = _jitter(rng, (0.95, 0.80, 0.45), 0.05) * (0.8 + 0.2 * gy)
+        elif kind < 0.35:    # curtains
+            glass = _jitter(rng, (0.85, 0.83, 0.78), 0.1) * (0.75 + 0.25 * gy)
+        else:                # dark glass reflecting the sky, brighter at the top
+            glass = (0.12 + 0.5 * rng.uniform(0.2, 1.0) * (1 - gy)) * sky_reflect
+        gx = np.linspace(0, 1, w - 2 * ft, dtype=np.float32)[None, :, None]
+        streak = np.abs(gx - gy * rng.uniform(0.3, 1.0) - rng.uniform(-0.2, 0.6)) < 0.08
+        img[y0:y1, x0:x1] = frame
+        img[y0 + ft:y1 - ft, x0 + ft:x1 - ft] = glass * (1 + 0.5 * streak)
+        img[y0 + ft:y0 + 2 * ft, x0 + ft:x1 - ft] *= 0.7  # the recess casts a shadow
+        if mullions:
+            xm, ym = (x0 + x1) // 2, y0 + h // 3
+            img[y0:y1, xm - ft // 2:xm - ft // 2 + ft] = frame
+            img[ym:ym + ft, x0:x1] = frame
+
+
+def _paint_doors(img, facade, rng):
+    """Doors in place: painted wood with two recessed panels."""
+    S = img.shape[0]
+    wood = _jitter(rng, [(0.35, 0.22, 0.12), (0.15, 0.30, 0.20), (0.45, 0.12, 0.10),
+                         (0.15, 0.18, 0.32)][rng.integers(4)], 0.05)
+    for y0, y1, x0, x1 in facade.doors:
+        img[y0:y1, x0:x1] = wood
+        h, w, p = y1 - y0, x1 - x0, max(1, round(0.02 * S))
+        for py0, py1 in ((y0 + p, y0 + h // 2 - p), (y0 + h // 2 + p, y1 - p)):
+            if py1 - py0 > 2 and w > 4 * p:  # two recessed panels
+                img[py0:py1, x0 + p:x1 - p] *= 0.8
+                img[py0:py0 + 1, x0 + p:x1 - p] *= 0.7
+
+
+def _paint_balconies(img, facade, rng, ft, stone):
+    """Balconies in place: metal railings in front of what is behind, on a stone slab."""
+    S = img.shape[0]
+    metal = _jitter(rng, (0.12, 0.12, 0.13), 0.05)
+    bar = max(2, round(rng.uniform(0.012, 0.025) * S))
+    for y0, y1, x0, x1 in facade.balconies:  # railings: bars in front of what is behind
+        region = img[y0:y1, x0:x1]
+        bars = (np.arange(x1 - x0) % bar) == 0
+        region[:, bars] = metal
+        region[:ft] = metal
+        region[-max(1, ft):] = stone * 0.85
+
+
 def render_photo(facade, rng):
     """Render a photo (H x W x 3 uint8) of a facade layout with randomness from `rng`."""
     labels = facade.labels
@@ -198,51 +254,10 @@ def render_photo(facade, rng):
     shadow &= labels == WALL
     img *= np.where(shadow, np.float32(rng.uniform(0.6, 0.8)), np.float32(1))[..., None]
 
-    frame = _jitter(rng, [(0.95, 0.95, 0.93), (0.30, 0.20, 0.12), (0.2, 0.2, 0.22)]
-                    [rng.integers(3)], 0.04)
-    ft = max(1, round(0.008 * S))
-    mullions = rng.random() < 0.6
-    sky_reflect = (sky_top + sky_bottom) / 2
-    for y0, y1, x0, x1 in facade.windows:
-        h, w = y1 - y0, x1 - x0
-        if h < 2 * ft + 1 or w < 2 * ft + 1:
-            continue
-        kind = rng.random()
-        gy = np.linspace(0, 1, h - 2 * ft, dtype=np.float32)[:, None, None]
-        if kind < 0.12:      # lit from inside
-            glass = _jitter(rng, (0.95, 0.80, 0.45), 0.05) * (0.8 + 0.2 * gy)
-        elif kind < 0.35:    # curtains
-            glass = _jitter(rng, (0.85, 0.83, 0.78), 0.1) * (0.75 + 0.25 * gy)
-        else:                # dark glass reflecting the sky, brighter at the top
-            glass = (0.12 + 0.5 * rng.uniform(0.2, 1.0) * (1 - gy)) * sky_reflect
-        gx = np.linspace(0, 1, w - 2 * ft, dtype=np.float32)[None, :, None]
-        streak = np.abs(gx - gy * rng.uniform(0.3, 1.0) - rng.uniform(-0.2, 0.6)) < 0.08
-        img[y0:y1, x0:x1] = frame
-        img[y0 + ft:y1 - ft, x0 + ft:x1 - ft] = glass * (1 + 0.5 * streak)
-        img[y0 + ft:y0 + 2 * ft, x0 + ft:x1 - ft] *= 0.7  # the recess casts a shadow
-        if mullions:
-            xm, ym = (x0 + x1) // 2, y0 + h // 3
-            img[y0:y1, xm - ft // 2:xm - ft // 2 + ft] = frame
-            img[ym:ym + ft, x0:x1] = frame
-
-    wood = _jitter(rng, [(0.35, 0.22, 0.12), (0.15, 0.30, 0.20), (0.45, 0.12, 0.10),
-                         (0.15, 0.18, 0.32)][rng.integers(4)], 0.05)
-    for y0, y1, x0, x1 in facade.doors:
-        img[y0:y1, x0:x1] = wood
-        h, w, p = y1 - y0, x1 - x0, max(1, round(0.02 * S))
-        for py0, py1 in ((y0 + p, y0 + h // 2 - p), (y0 + h // 2 + p, y1 - p)):
-            if py1 - py0 > 2 and w > 4 * p:  # two recessed panels
-                img[py0:py1, x0 + p:x1 - p] *= 0.8
-                img[py0:py0 + 1, x0 + p:x1 - p] *= 0.7
-
-    metal = _jitter(rng, (0.12, 0.12, 0.13), 0.05)
-    bar = max(2, round(rng.uniform(0.012, 0.025) * S))
-    for y0, y1, x0, x1 in facade.balconies:  # railings: bars in front of what is behind
-        region = img[y0:y1, x0:x1]
-        bars = (np.arange(x1 - x0) % bar) == 0
-        region[:, bars] = metal
-        region[:ft] = metal
-        region[-max(1, ft):] = stone * 0.85
+    ft = max(1, round(0.008 * S))  # the thickness of window frames and railings
+    _paint_windows(img, facade, rng, ft, (sky_top + sky_bottom) / 2)
+    _paint_doors(img, facade, rng)
+    _paint_balconies(img, facade, rng, ft, stone)
 
     angle = rng.uniform(0, 2 * np.pi)  # light falls from a random side
     light = rng.uniform(0.1, 0.45) * ((xx / S - 0.5) * np.cos(angle) + (v - 0.5) * np.sin(angle))

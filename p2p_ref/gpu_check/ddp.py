@@ -43,6 +43,60 @@ def two_steps(G, D, x, y):
             for _ in range(2)]
 
 
+def _use_device(local_rank):
+    """This rank's device and process-group backend: nccl on CUDA (TF32 off, to compare true
+    float32 numbers), gloo on a CPU."""
+    if not torch.cuda.is_available():
+        return torch.device("cpu"), "gloo"
+    torch.cuda.set_device(local_rank)
+    torch.backends.cudnn.allow_tf32 = False  # compare true float32 numbers
+    torch.backends.cuda.matmul.allow_tf32 = False
+    return torch.device("cuda", local_rank), "nccl"
+
+
+def _ranks_agree(G, D, world):
+    """True when every rank holds the same weights (a checksum per parameter, all-gathered)."""
+    checksum = torch.stack([p.detach().double().sum() for p in
+                            list(G.parameters()) + list(D.parameters())])
+    gathered = [torch.zeros_like(checksum) for _ in range(world)]
+    dist.all_gather(gathered, checksum)
+    return all(torch.equal(gathered[0], g) for g in gathered[1:])
+
+
+def _check(args, device, rank, world):
+    """Two DDP steps; returns (losses, SyncBatchNorm layers, worst relative difference from the
+    single-process steps or None, problems)."""
+    cuda = device.type == "cuda"
+    torch.manual_seed(0)
+    G = without_dropout(UNetGenerator(num_downs=args.size.bit_length() - 1, ngf=args.ngf))
+    D = PatchDiscriminator(ndf=args.ndf)
+    G, D = G.to(device), D.to(device)
+    reference = (copy.deepcopy(G), copy.deepcopy(D)) if world == 1 else None
+    if cuda:
+        G, D = (nn.SyncBatchNorm.convert_sync_batchnorm(m) for m in (G, D))
+    sync_bn = sum(isinstance(m, nn.SyncBatchNorm) for m in list(G.modules()) + list(D.modules()))
+    torch.manual_seed(100 + rank)  # each rank its own batch
+    x, y = (torch.rand(args.batch_size, 3, args.size, args.size, device=device) * 2 - 1
+            for _ in range(2))
+    losses = two_steps(wrap_ddp(G, device), wrap_ddp(D, device), x, y)
+    problems = [f"step {i + 1}: {k} = {v}" for i, step in enumerate(losses)
+                for k, v in step.items() if not torch.isfinite(torch.tensor(v))]
+    # the ranks must hold the same weights after DDP's gradient all-reduce
+    if not _ranks_agree(G, D, world):
+        problems.append("the ranks' weights differ after two steps")
+    worst = None
+    if reference is not None:
+        expected = two_steps(*reference, x, y)
+        worst = max(abs(a[k] - b[k]) / max(abs(b[k]), 1e-12)
+                    for a, b in zip(losses, expected) for k in a)
+        if worst > RTOL:
+            problems.append(f"DDP losses {losses} differ from the single-process ones "
+                            f"{expected} by {worst:.2e} relative (tolerance {RTOL:g})")
+    if cuda and not sync_bn:
+        problems.append("no SyncBatchNorm layer after convert_sync_batchnorm")
+    return losses, sync_bn, worst, problems
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--size", type=int, default=64)
@@ -54,48 +108,11 @@ def main(argv=None):
     if "LOCAL_RANK" not in os.environ:
         sys.exit("gpu_check.ddp: run me under torchrun (torchrun --standalone "
                  "--nproc_per_node=1 -m p2p_ref.gpu_check.ddp --out FILE)")
-    local_rank = int(os.environ["LOCAL_RANK"])
-    cuda = torch.cuda.is_available()
-    if cuda:
-        torch.cuda.set_device(local_rank)
-        torch.backends.cudnn.allow_tf32 = False  # compare true float32 numbers
-        torch.backends.cuda.matmul.allow_tf32 = False
-    device = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
-    backend = "nccl" if cuda else "gloo"
+    device, backend = _use_device(int(os.environ["LOCAL_RANK"]))
     dist.init_process_group(backend)
     rank, world = dist.get_rank(), dist.get_world_size()
     try:
-        torch.manual_seed(0)
-        G = without_dropout(UNetGenerator(num_downs=args.size.bit_length() - 1, ngf=args.ngf))
-        D = PatchDiscriminator(ndf=args.ndf)
-        G, D = G.to(device), D.to(device)
-        reference = (copy.deepcopy(G), copy.deepcopy(D)) if world == 1 else None
-        if cuda:
-            G, D = (nn.SyncBatchNorm.convert_sync_batchnorm(m) for m in (G, D))
-        sync_bn = sum(isinstance(m, nn.SyncBatchNorm) for m in list(G.modules()) + list(D.modules()))
-        torch.manual_seed(100 + rank)  # each rank its own batch
-        x, y = (torch.rand(args.batch_size, 3, args.size, args.size, device=device) * 2 - 1
-                for _ in range(2))
-        losses = two_steps(wrap_ddp(G, device), wrap_ddp(D, device), x, y)
-        problems = [f"step {i + 1}: {k} = {v}" for i, step in enumerate(losses)
-                    for k, v in step.items() if not torch.isfinite(torch.tensor(v))]
-        # the ranks must hold the same weights after DDP's gradient all-reduce
-        checksum = torch.stack([p.detach().double().sum() for p in
-                                list(G.parameters()) + list(D.parameters())])
-        gathered = [torch.zeros_like(checksum) for _ in range(world)]
-        dist.all_gather(gathered, checksum)
-        if any(not torch.equal(gathered[0], g) for g in gathered[1:]):
-            problems.append("the ranks' weights differ after two steps")
-        worst = None
-        if reference is not None:
-            expected = two_steps(*reference, x, y)
-            worst = max(abs(a[k] - b[k]) / max(abs(b[k]), 1e-12)
-                        for a, b in zip(losses, expected) for k in a)
-            if worst > RTOL:
-                problems.append(f"DDP losses {losses} differ from the single-process ones "
-                                f"{expected} by {worst:.2e} relative (tolerance {RTOL:g})")
-        if cuda and not sync_bn:
-            problems.append("no SyncBatchNorm layer after convert_sync_batchnorm")
+        losses, sync_bn, worst, problems = _check(args, device, rank, world)
         if rank == 0:
             result = {"backend": backend, "world_size": world, "device": str(device),
                       "sync_batchnorm_layers": sync_bn, "losses": losses,
@@ -108,7 +125,6 @@ def main(argv=None):
         dist.destroy_process_group()
     if problems:
         sys.exit("gpu_check.ddp: " + "; ".join(problems))
-
 
 if __name__ == "__main__":
     main()

@@ -102,8 +102,8 @@ def _speed_table(rows, batch_one):
     return _table(header, body)
 
 
-def markdown(report):
-    """gpu-check.md: the environment, one line per step, then a table per measurement."""
+def _summary(report):
+    """The verdict, the machine and one line per step."""
     env = report["environment"]
     machine = (f"{env['gpu']} ({env['gpu_memory_gib']} GiB, compute capability "
                f"{env['compute_capability']}, driver {env.get('driver') or '?'}, CUDA "
@@ -116,6 +116,12 @@ def markdown(report):
     lines += _table(["step", "result", "seconds", "note"],
                     [[f"{r['name']}: {r['title']}", r["status"].upper(), _fmt(r["seconds"], 0),
                       r.get("note", "")] for r in report["steps"]])
+    return lines
+
+
+def _correctness(report):
+    """The numbers each CUDA test measured, with its tolerance."""
+    lines = []
     step = _step(report, "correctness")
     if step and step.get("details", {}).get("tests"):
         lines += ["", "## Correctness (pytest -m cuda)", ""]
@@ -127,6 +133,12 @@ def markdown(report):
             tol = ", ".join(f"{k} {v[k]}" for k in v if "tolerance" in k)
             rows.append([t["name"], t["outcome"], measured or t["message"][:150], tol or "-"])
         lines += _table(["test", "result", "measured", "tolerance"], rows)
+    return lines
+
+
+def _speed(report):
+    """A table per speed step (batch 1, large batches, other settings)."""
+    lines = []
     for name, title, batch_one in (
             ("speed-batch-1", "## Speed: one training step, 256 x 256, batch 1", True),
             ("speed-large-batch", "## Speed: large batches, 256 x 256", False),
@@ -141,6 +153,12 @@ def markdown(report):
                 lines += ["", f"% of peak: measured FLOPs per step (torch.utils.flop_counter) / "
                               f"step time / {peak['peak_tflops']} TFLOP/s, the {peak['device']}'s "
                               f"dense {peak['peak_dtype']} peak (datasheet)."]
+    return lines
+
+
+def _real_run(report):
+    """The real run's settings and timings."""
+    lines = []
     step = _step(report, "real-run")
     if step and "details" in step and step["details"].get("steps"):
         d, s = step["details"], step["details"]["settings"]
@@ -157,6 +175,12 @@ def markdown(report):
             ["first step (compilation, data workers)", f"{_fmt(d.get('first_step_s'))} s"],
             ["steady step", f"{_fmt(d.get('steady_ms_per_step'), 2)} ms, "
                             f"{_fmt(d.get('images_per_s'))} images/s"]])
+    return lines
+
+
+def _inference(report):
+    """p2p-translate's latency per device and the command's wall time."""
+    lines = []
     step = _step(report, "inference")
     if step and step.get("details", {}).get("rows"):
         d = step["details"]
@@ -168,12 +192,26 @@ def markdown(report):
         lines += ["", f"The p2p-translate command on {cli['device']}: {cli['images']} images in "
                       f"{cli['seconds']:.1f} s, start-up and model loading included "
                       f"({d['checkpoint']}). The seed texts claimed 0.28 s per image."]
+    return lines
+
+
+def _failures(report):
+    """The error of each failed step."""
+    lines = []
     failures = [r for r in report["steps"] if r["status"] == "fail"]
     if failures:
         lines += ["", "## Failures", ""]
         for r in failures:
             text = r.get("error") or r.get("details", {}).get("error") or r.get("note", "")
             lines += [f"### {r['name']}", "", "```", text.strip()[-3000:], "```", ""]
+    return lines
+
+
+def markdown(report):
+    """gpu-check.md: the environment, one line per step, then a table per measurement."""
+    lines = _summary(report)
+    for section in (_correctness, _speed, _real_run, _inference, _failures):
+        lines += section(report)
     return "\n".join(lines).rstrip() + "\n"
 
 

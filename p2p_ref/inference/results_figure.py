@@ -75,12 +75,9 @@ def outputs_at(checkpoint, inputs, seed=0):
     return denormalize(G(inputs)).clamp(0, 1)
 
 
-def make_figure(run, dataset, out, rows=4, caption="", first=0, data_root="datasets"):
-    run = Path(run)
-    history = kept_epochs(run)
-    shown = pick(history)
-    ck = torch.load(history[shown[-1]], map_location="cpu", weights_only=True)
-    cfg = ck["config"]
+def _columns(history, shown, cfg, dataset, data_root, rows, first):
+    """The figure's columns, (title, images in [0, 1]): the inputs, G's outputs at each shown
+    epoch and the targets, for `rows` test pairs spread over the split from `first` on."""
     root = resolve_dataset(dataset, data_root)
     test = AlignedDataset(root, "test", cfg["direction"], load_size=cfg["crop_size"],
                           crop_size=cfg["crop_size"], flip=False)
@@ -93,6 +90,51 @@ def make_figure(run, dataset, out, rows=4, caption="", first=0, data_root="datas
     columns = [("input (labels)", denormalize(x))]
     columns += [(f"output, epoch {e}", outputs_at(history[e], x)) for e in shown]
     columns.append(("target (photo)", y))
+    return columns
+
+
+def _plot_losses(ax, run):
+    """The three losses of losses.jsonl, moving averages over about 1/50 of the run."""
+    losses = read_jsonl(run / "losses.jsonl")
+    if losses:
+        k = max(1, len(losses) // 50)
+        for key in ("loss_D", "loss_G_GAN"):
+            ax.plot(moving_average([r[key] for r in losses], k), label=key, lw=1)
+        ax2 = ax.twinx()
+        ax2.plot(moving_average([r["loss_G_L1"] for r in losses], k), color="tab:green", lw=1, label="loss_G_L1")
+        ax2.set_ylabel("loss_G_L1", fontsize=8, color="tab:green")
+        ax2.tick_params(labelsize=7)
+        ax.legend(fontsize=7, loc="upper right")
+    ax.set_xlabel("step", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.set_title("losses (moving average)", fontsize=9)
+
+
+def _plot_validation(ax, run):
+    """Validation L1 and SSIM per epoch from metrics.jsonl; the last L1 / PSNR / SSIM in the title."""
+    metrics = [m for m in read_jsonl(run / "metrics.jsonl") if "val_l1" in m]
+    if metrics:
+        epochs = [m["epoch"] for m in metrics]
+        ax.plot(epochs, [m["val_l1"] for m in metrics], "o-", ms=2, label="L1 (lower is better)")
+        ax.set_ylabel("validation L1", fontsize=8, color="tab:blue")
+        ax3 = ax.twinx()
+        ax3.plot(epochs, [m["val_ssim"] for m in metrics], "s-", ms=2, color="tab:red", label="SSIM")
+        ax3.set_ylabel("SSIM", fontsize=8, color="tab:red")
+        ax3.tick_params(labelsize=7)
+        last = metrics[-1]
+        ax.set_title(f"validation: last L1 {last['val_l1']:.3f}, PSNR {last['val_psnr']:.1f} dB, "
+                     f"SSIM {last['val_ssim']:.3f}", fontsize=9)
+    ax.set_xlabel("epoch", fontsize=8)
+    ax.tick_params(labelsize=7)
+
+
+def make_figure(run, dataset, out, rows=4, caption="", first=0, data_root="datasets"):
+    """Draw the results figure of `run` to `out`; return (out, the epochs shown)."""
+    run = Path(run)
+    history = kept_epochs(run)
+    shown = pick(history)
+    ck = torch.load(history[shown[-1]], map_location="cpu", weights_only=True)
+    columns = _columns(history, shown, ck["config"], dataset, data_root, rows, first)
 
     height = 2.1 * rows + 3.2
     fig = plt.figure(figsize=(2.1 * len(columns), height), dpi=110)
@@ -108,35 +150,8 @@ def make_figure(run, dataset, out, rows=4, caption="", first=0, data_root="datas
                 ax.set_title(title, fontsize=9)
     curves = fig.add_gridspec(1, 2, left=0.07, right=0.93, bottom=0.9 / height, top=images_bottom - 0.5 / height,
                               wspace=0.45)
-    losses = read_jsonl(run / "losses.jsonl")
-    ax = fig.add_subplot(curves[0, 0])
-    if losses:
-        k = max(1, len(losses) // 50)
-        for key in ("loss_D", "loss_G_GAN"):
-            ax.plot(moving_average([r[key] for r in losses], k), label=key, lw=1)
-        ax2 = ax.twinx()
-        ax2.plot(moving_average([r["loss_G_L1"] for r in losses], k), color="tab:green", lw=1, label="loss_G_L1")
-        ax2.set_ylabel("loss_G_L1", fontsize=8, color="tab:green")
-        ax2.tick_params(labelsize=7)
-        ax.legend(fontsize=7, loc="upper right")
-    ax.set_xlabel("step", fontsize=8)
-    ax.tick_params(labelsize=7)
-    ax.set_title("losses (moving average)", fontsize=9)
-    metrics = [m for m in read_jsonl(run / "metrics.jsonl") if "val_l1" in m]
-    ax = fig.add_subplot(curves[0, 1])
-    if metrics:
-        epochs = [m["epoch"] for m in metrics]
-        ax.plot(epochs, [m["val_l1"] for m in metrics], "o-", ms=2, label="L1 (lower is better)")
-        ax.set_ylabel("validation L1", fontsize=8, color="tab:blue")
-        ax3 = ax.twinx()
-        ax3.plot(epochs, [m["val_ssim"] for m in metrics], "s-", ms=2, color="tab:red", label="SSIM")
-        ax3.set_ylabel("SSIM", fontsize=8, color="tab:red")
-        ax3.tick_params(labelsize=7)
-        last = metrics[-1]
-        ax.set_title(f"validation: last L1 {last['val_l1']:.3f}, PSNR {last['val_psnr']:.1f} dB, "
-                     f"SSIM {last['val_ssim']:.3f}", fontsize=9)
-    ax.set_xlabel("epoch", fontsize=8)
-    ax.tick_params(labelsize=7)
+    _plot_losses(fig.add_subplot(curves[0, 0]), run)
+    _plot_validation(fig.add_subplot(curves[0, 1]), run)
     if caption:
         fig.text(0.5, 0.005, caption, ha="center", va="bottom", fontsize=7.5, wrap=True)
     out = Path(out)

@@ -181,7 +181,8 @@ def side_by_side(panels):
     return torch.cat(panels, dim=2)
 
 
-def main(argv=None):
+def _parser():
+    """p2p-translate's flags."""
     p = argparse.ArgumentParser(prog="p2p-translate", description="Translate images with a "
                                 "generator trained by p2p-train (or exported / converted); "
                                 "writes one PNG per input, at the input's size.")
@@ -212,7 +213,11 @@ def main(argv=None):
                    help="write input | output (| target) instead of the output alone")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--seed", type=int, default=0, help="seeds the dropout noise of --mode paper")
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
 
     try:
         device = resolve_device(args.device)

@@ -139,11 +139,8 @@ def _cudagraph_skips():
         return None
 
 
-def measure(cfg, label, fast):
-    """Time one row (cfg resolved): fast.warmup untimed steps, then cfg.steps timed ones (fewer
-    if cfg.max_seconds runs out, never fewer than 2). Returns the row as a dict."""
-    device = torch.device(cfg.device)
-    apply_backend_flags(fast, device)
+def _models_and_batch(cfg, fast, device):
+    """G, D and a random batch (x, y) in [-1, 1] on `device`, channels-last if `fast` says so."""
     torch.manual_seed(0)
     G = UNetGenerator(num_downs=cfg.size.bit_length() - 1, ngf=cfg.ngf).to(device)
     D = PatchDiscriminator(ndf=cfg.ndf).to(device)
@@ -152,6 +149,33 @@ def measure(cfg, label, fast):
     if fast.channels_last:
         G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
         x, y = (t.contiguous(memory_format=torch.channels_last) for t in (x, y))
+    return G, D, x, y
+
+
+def _peak_memory(device):
+    """(peak MiB, device name): the CUDA allocator's peak, or the process's peak RSS on a CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2 ** 20, torch.cuda.get_device_name(device)
+    # ru_maxrss is in KiB on Linux, bytes on macOS
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2 ** 20 if sys.platform == "darwin" else 2 ** 10)
+    return peak, "cpu"
+
+
+def _flops_columns(cfg, device, name, ms):
+    """FLOPs per step, TFLOP/s and, on a known GPU, the fraction of its datasheet peak."""
+    flops = step_flops(cfg, device)
+    peak_info = peak_tflops(name) if device.type == "cuda" else None
+    return dict(flops_per_step=flops, tflops=flops / ms / 1e9,
+                peak_tflops=peak_info and peak_info[0], peak_dtype=peak_info and peak_info[1],
+                peak_fraction=peak_info and flops / ms / 1e9 / peak_info[0])
+
+
+def measure(cfg, label, fast):
+    """Time one row (cfg resolved): fast.warmup untimed steps, then cfg.steps timed ones (fewer
+    if cfg.max_seconds runs out, never fewer than 2). Returns the row as a dict."""
+    device = torch.device(cfg.device)
+    apply_backend_flags(fast, device)
+    G, D, x, y = _models_and_batch(cfg, fast, device)
     opt_G, opt_D = make_optimizers(G, D, fused=True if fast.fused_adam else None)
     scaler = torch.amp.GradScaler(device.type) if fast.amp == "fp16" else None
     G_run, D_run = G, D
@@ -190,12 +214,7 @@ def measure(cfg, label, fast):
     bad = {k: v.item() for k, v in losses.items() if not torch.isfinite(v)}
     if bad:
         raise RuntimeError(f"non-finite losses in the {label} row: {bad}")
-    if device.type == "cuda":
-        peak, name = torch.cuda.max_memory_allocated(device) / 2 ** 20, torch.cuda.get_device_name(device)
-    else:  # ru_maxrss is in KiB on Linux, bytes on macOS
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (
-            2 ** 20 if sys.platform == "darwin" else 2 ** 10)
-        name = "cpu"
+    peak, name = _peak_memory(device)
     ms = 1000 * seconds / timed
     row = {"label": label, "config": fast.describe(), "settings": asdict(fast), "device": name,
            "size": cfg.size, "batch_size": cfg.batch_size, "timed_steps": timed,
@@ -206,11 +225,7 @@ def measure(cfg, label, fast):
            "cudagraph_skips": _cudagraph_skips() if fast.cuda_graphs else None,
            "torch": torch.__version__}
     if cfg.flops:
-        flops = step_flops(cfg, device)
-        peak_info = peak_tflops(name) if device.type == "cuda" else None
-        row.update(flops_per_step=flops, tflops=flops / ms / 1e9,
-                   peak_tflops=peak_info and peak_info[0], peak_dtype=peak_info and peak_info[1],
-                   peak_fraction=peak_info and flops / ms / 1e9 / peak_info[0])
+        row.update(_flops_columns(cfg, device, name, ms))
     return row
 
 

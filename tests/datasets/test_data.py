@@ -166,24 +166,18 @@ def test_bad_direction_and_sizes(pairs):
         AlignedDataset(pairs, load_size=286, crop_size=300)
 
 
-def png_bytes(w=64, h=32):
+def image_bytes(fmt, w=64, h=32):
+    """A random RGB image encoded as `fmt` ("PNG", "JPEG")."""
     buf = io.BytesIO()
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)).save(
-        buf, format="PNG")
-    return buf.getvalue()
-
-
-def jpeg_bytes(w=64, h=32):
-    buf = io.BytesIO()
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)).save(
-        buf, format="JPEG")
+        buf, format=fmt)
     return buf.getvalue()
 
 
 @pytest.mark.parametrize("name, content", [
     ("garbage.png", b"this is not an image at all"),
-    ("cut.png", png_bytes()[:len(png_bytes()) // 2]),
-    ("cut.jpg", jpeg_bytes()[:len(jpeg_bytes()) // 2]),
+    ("cut.png", image_bytes("PNG")[:len(image_bytes("PNG")) // 2]),
+    ("cut.jpg", image_bytes("JPEG")[:len(image_bytes("JPEG")) // 2]),
 ])
 def test_unreadable_or_truncated_image_names_the_file(tmp_path, name, content):
     (tmp_path / "d" / "train").mkdir(parents=True)

@@ -1,5 +1,8 @@
 """Checks for lesson 2, the U-Net generator (sec. 3.2.1, appendix 6.1.1).
 
+This module checks the generator put together (exercise 5) and its receptive field (6); the
+checks of its pieces (exercises 1 to 4) live in ex2_blocks and are reached from here too.
+
 The block and model checks build the student's module next to p2p_ref.paper.models with the same
 arguments, compare the layers inside each `block` (activation, conv geometry and bias, norm,
 dropout, Tanh), load the reference weights into the student's module and compare the outputs in
@@ -26,172 +29,12 @@ from p2p_ref.paper import models as ref
 from p2p_ref.course.checks.common import ensure_own_code, fail, passed
 from p2p_ref.course.checks.ex2_compare import (NAMES_FIXED, assembly, build, call, compare_layers, compare_output,
                                         load_reference, randn)
+from p2p_ref.course.checks.ex2_blocks import (  # noqa: F401 - the pieces' checks (exercises 1 to 4), used by the notebook
+    ENCODER_STEP, decoder_block, decoder_in_channels, encoder_block, encoder_shapes, norm_layer)
 from p2p_ref.paper.receptive_field import receptive_field
 
 # Parameter counts of the official "unet_256" / "unet_128" (ngf 64, 3 -> 3 channels).
 PARAMETERS = {(8, "batch"): 54_413_955, (8, "instance"): 54_409_603, (7, "batch"): 41_828_995}
-ENCODER_STEP = "LeakyReLU(0.2) -> Conv2d(k4, s2, p1) -> BatchNorm2d"
-DECODER_STEP = "ReLU -> ConvTranspose2d(k4, s2, p1) -> BatchNorm2d [-> Dropout(0.5)], then the skip"
-
-
-# --------------------------------------------------------------------------------------------
-# exercises 1 and 2: shapes and channels
-
-def encoder_shapes(encoder_shapes):
-    """encoder_shapes(size, num_downs, ngf) -> [(C, H, W) of e1, ..., e_n]."""
-    ensure_own_code(encoder_shapes, "encoder_shapes")
-    for size, num_downs, ngf in ((256, 8, 64), (128, 7, 64), (256, 8, 32), (512, 6, 16)):
-        widths = [ngf * min(2 ** i, 8) for i in range(num_downs)]
-        expected = [(w, size // 2 ** (i + 1), size // 2 ** (i + 1)) for i, w in enumerate(widths)]
-        try:
-            got = [tuple(int(v) for v in s) for s in encoder_shapes(size, num_downs, ngf)]
-        except Exception as error:
-            fail(f"encoder_shapes({size}, {num_downs}, {ngf}) raised {type(error).__name__}: {error}",
-                 "a list of (channels, height, width) tuples", "encoder_shapes")
-        if got != expected:
-            first = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
-            fail(f"encoder_shapes({size}, {num_downs}, {ngf}) gives {len(got)} shapes; e{first + 1} is "
-                 f"{got[first] if first < len(got) else 'missing'}",
-                 f"e{first + 1} = {expected[first]}; all: {expected}",
-                 "encoder_shapes: each step halves H and W; the channels double from ngf up to 8 * ngf")
-    passed("encoder_shapes: C64-C128-C256-C512-C512-C512-C512-C512 down to 1 x 1")
-
-
-def decoder_in_channels(decoder_in_channels):
-    """decoder_in_channels(num_downs, ngf) -> input channels of decoders[0], ..., decoders[-1]."""
-    ensure_own_code(decoder_in_channels, "decoder_in_channels")
-    for num_downs, ngf in ((8, 64), (7, 64), (8, 32), (5, 16)):
-        widths = [ngf * min(2 ** i, 8) for i in range(num_downs)]
-        expected = [widths[-1]] + [2 * w for w in reversed(widths[:-1])]
-        try:
-            got = [int(c) for c in decoder_in_channels(num_downs, ngf)]
-        except Exception as error:
-            fail(f"decoder_in_channels({num_downs}, {ngf}) raised {type(error).__name__}: {error}",
-                 "a list of channel numbers", "decoder_in_channels")
-        if got != expected:
-            fail(f"decoder_in_channels({num_downs}, {ngf}) = {got}", f"{expected}",
-                 "decoder_in_channels: decoders[0] reads the bottleneck alone; every later decoder reads "
-                 "the previous decoder's output concatenated with its skip, so twice its width")
-    passed("decoder_in_channels: the skips double every decoder input after the bottleneck "
-           "(the paper's U-Net decoder CD512-CD1024-CD1024-C1024-C1024-C512-C256-C128)")
-
-
-# --------------------------------------------------------------------------------------------
-# exercises 3 and 4: norm_layer and the blocks
-
-def norm_layer(norm_layer):
-    """norm_layer(norm, channels): BatchNorm2d / InstanceNorm2d with their defaults / Identity, and a
-    ValueError that names the value and the three choices for anything else."""
-    ensure_own_code(norm_layer, "norm_layer")
-    where = "norm_layer"
-    for norm, kind, affine in (("batch", nn.BatchNorm2d, True), ("instance", nn.InstanceNorm2d, False)):
-        try:
-            layer = norm_layer(norm, 16)
-        except Exception as error:
-            fail(f"norm_layer({norm!r}, 16) raised {type(error).__name__}: {error}", f"nn.{kind.__name__}(16)", where)
-        if not isinstance(layer, kind):
-            fail(f"norm_layer({norm!r}, 16) returns {type(layer).__name__}", f"nn.{kind.__name__}(16)", where)
-        if layer.num_features != 16:
-            fail(f"norm_layer({norm!r}, 16) has {layer.num_features} features", "16: one per channel", where)
-        if layer.affine != affine or layer.track_running_stats != affine:
-            fail(f"norm_layer({norm!r}, 16) has affine={layer.affine}, track_running_stats="
-                 f"{layer.track_running_stats}",
-                 f"nn.{kind.__name__}(16) with its defaults: affine={affine}, track_running_stats={affine}"
-                 + ("" if affine else " (the paper's alternative has no learned scale and shift)"), where)
-    try:
-        layer = norm_layer("none", 16)
-    except Exception as error:
-        fail(f"norm_layer('none', 16) raised {type(error).__name__}: {error}", "nn.Identity()", where)
-    x = randn(2, 16, 4, 4)
-    if not isinstance(layer, nn.Module) or list(layer.parameters()) or not torch.equal(layer(x), x):
-        fail(f"norm_layer('none', 16) returns {type(layer).__name__}",
-             "nn.Identity(): a module that passes its input through unchanged", where)
-    try:
-        norm_layer("group", 16)
-    except ValueError as error:
-        missing = [w for w in ("group", "batch", "instance", "none") if w not in str(error)]
-        if missing:
-            fail(f"the ValueError for norm='group' says {str(error)!r}, without {', '.join(map(repr, missing))}",
-                 "a message that names the value ('group') and the three choices 'batch', 'instance', 'none'",
-                 where)
-    except Exception as error:
-        fail(f"norm_layer('group', 16) raised {type(error).__name__}: {error}",
-             "a ValueError that names the value and the three choices", where)
-    else:
-        fail("norm_layer('group', 16) raised no error",
-             "a ValueError that names the value and the three choices", where)
-    passed("norm_layer: BatchNorm2d, InstanceNorm2d (no affine), Identity; other values are refused")
-
-
-def _encoder_block(EncoderBlock, norm):
-    cases = (("a middle block (e2 ... e7)", 16, 32, {}, 16),
-             ("the outermost block e1 (outermost=True)", 3, 16, {"outermost": True}, 32),
-             ("the bottleneck e8 (innermost=True)", 32, 32, {"innermost": True}, 2))
-    for label, cin, cout, flags, size in cases:
-        kwargs = {"norm": norm, **flags}
-        mine = build(EncoderBlock, (cin, cout), kwargs, "EncoderBlock")
-        theirs = ref.EncoderBlock(cin, cout, **kwargs)
-        name, where = f"EncoderBlock for {label}", f"EncoderBlock.__init__ ({ENCODER_STEP})"
-        compare_layers(mine, theirs, name, where)
-        load_reference(mine, theirs, name, where)
-        x = randn(2, cin, size, size)
-        mine.eval(), theirs.eval()
-        compare_output(call(mine, (x,), name, "EncoderBlock.forward"), theirs(x).detach(), name,
-                       "EncoderBlock.forward: return self.block(x)")
-    passed(f"EncoderBlock (norm={norm!r}) matches the reference, layer by layer and output for output")
-
-
-def encoder_block(EncoderBlock, norm="batch"):
-    """EncoderBlock(in_channels, out_channels, norm, outermost, innermost) against the reference."""
-    ensure_own_code(EncoderBlock, "EncoderBlock")
-    _encoder_block(EncoderBlock, norm)
-
-
-def _decoder_block(DecoderBlock, norm):
-    cases = (("a decoder block with dropout=0.5", 32, 16, {"dropout": 0.5}),
-             ("a decoder block with dropout=0.2", 32, 16, {"dropout": 0.2}),
-             ("a decoder block with dropout=0.0", 32, 16, {"dropout": 0.0}),
-             ("the outermost block (outermost=True)", 32, 3, {"outermost": True}))
-    for label, cin, cout, flags in cases:
-        kwargs = {"norm": norm, **flags}
-        mine = build(DecoderBlock, (cin, cout), kwargs, "DecoderBlock")
-        theirs = ref.DecoderBlock(cin, cout, **kwargs)
-        name, where = f"DecoderBlock for {label}", f"DecoderBlock.__init__ ({DECODER_STEP})"
-        compare_layers(mine, theirs, name, where, dropout_note=": Dropout(dropout) after the norm "
-                       "exactly when dropout > 0, never in the outermost block")
-        load_reference(mine, theirs, name, where)
-        mine.eval(), theirs.eval()
-        x, skip = randn(2, cin, 4, 4), randn(2, 16, 8, 8, seed=1)
-        y = theirs(x).detach()
-        compare_output(call(mine, (x,), f"{name} with skip=None", "DecoderBlock.forward"), y,
-                       f"{name} with skip=None", "DecoderBlock.forward: with skip=None return the block's output")
-        if flags.get("outermost"):
-            continue
-        out, joined = call(mine, (x, skip), name, "DecoderBlock.forward"), theirs(x, skip).detach()
-        where = "DecoderBlock.forward: return torch.cat([y, skip], dim=1), the block's output first"
-        if out.shape == y.shape:
-            how = "adds the skip" if torch.allclose(out, y + skip, atol=1e-5) else "ignores the skip"
-            fail(f"{name} {how}: forward(x, skip) returns {list(out.shape)}, the block's output alone",
-                 f"{list(joined.shape)}: the block's output concatenated with the skip on the "
-                 f"channel dim (U-Net concatenates, it does not add)", where)
-        if out.shape == joined.shape and torch.allclose(out, torch.cat([skip, y], 1), atol=1e-5):
-            fail(f"{name} puts the skip first in the concatenation",
-                 "torch.cat([y, skip], dim=1): the block's output first, then the skip (the order "
-                 "decides which half of the next decoder's weights meets which tensor; the official "
-                 "code joins [skip, y], so its weights would need their halves swapped)", where)
-        compare_output(out, joined, f"{name} with a skip", where)
-    passed(f"DecoderBlock (norm={norm!r}) matches the reference, with and without a skip")
-
-
-def decoder_block(DecoderBlock, norm="batch"):
-    """DecoderBlock(in_channels, out_channels, norm, dropout, outermost), forward(x, skip=None).
-    A mistake in norm_layer (exercise 3) is charged there: with the reference norm_layer in place
-    of the student's, a right DecoderBlock keeps its points."""
-    ensure_own_code(DecoderBlock, "DecoderBlock")
-    assembly(DecoderBlock, f"DecoderBlock (norm={norm!r})", ("norm_layer",),
-             lambda: _decoder_block(DecoderBlock, norm),
-             {"norm_layer": ("exercise 3", norm_layer)})
-
 
 # --------------------------------------------------------------------------------------------
 # exercise 5: the generator
@@ -225,11 +68,8 @@ def _which(tensor, features):
     return "a tensor that is no encoder output" if tensor is not None else "no skip"
 
 
-def _unet_generator(UNetGenerator, ngf, num_downs, norm, size, in_channels, out_channels, dropout):
-    size = size or 2 ** num_downs
-    kwargs = {"in_channels": in_channels, "out_channels": out_channels, "num_downs": num_downs,
-              "ngf": ngf, "norm": norm, "dropout": dropout}
-    mine, theirs = build(UNetGenerator, (), kwargs, "UNetGenerator"), ref.UNetGenerator(**kwargs)
+def _compare_unet_layers(mine, theirs, num_downs, dropout):
+    """`encoders` and `decoders` are ModuleLists of num_downs blocks whose layers match the reference's."""
     for attr in ("encoders", "decoders"):
         blocks = getattr(mine, attr, None)
         if not isinstance(blocks, nn.ModuleList) or len(blocks) != num_downs:
@@ -243,11 +83,12 @@ def _unet_generator(UNetGenerator, ngf, num_downs, norm, size, in_channels, out_
         compare_layers(m, r, f"encoders[{i}] (e{i + 1})", f"UNetGenerator.__init__ and EncoderBlock ({ENCODER_STEP})")
     for j, (m, r) in enumerate(zip(mine.decoders, theirs.decoders)):
         compare_layers(m, r, f"decoders[{j}]", "UNetGenerator.__init__ and DecoderBlock", dropout_note=note)
-    widths = [ngf * min(2 ** i, 8) for i in range(num_downs)]
-    load_reference(mine, theirs, f"UNetGenerator(ngf={ngf})", "UNetGenerator.__init__", _unet_hint(num_downs, widths))
-    mine.eval(), theirs.eval()
-    x = randn(1, in_channels, size, size)
-    with torch.no_grad():  # the reference, step by step: e1 ... e_n, then the decoders
+
+
+def _reference_steps(theirs, x, num_downs):
+    """The reference, step by step: the encoder features e1 ... e_n, each decoder's (input, skip)
+    and output, and the generated image."""
+    with torch.no_grad():
         features, h = [], x
         for block in theirs.encoders:
             h = block(h)
@@ -258,13 +99,17 @@ def _unet_generator(UNetGenerator, ngf, num_downs, norm, size, in_channels, out_
             steps.append((h, skip))
             h = block(h, skip)
             outputs.append(h)
-        expected = h
+    return features, steps, outputs, h
 
+
+def _run_recording(mine, x):
+    """mine(x), and the (input, skip) each decoder received; an exception is kept, not raised, so
+    the diagnosis can use what the decoders received before the crash."""
     def record(module, args, kwargs):  # copies: an in-place ReLU in the block would change them
         skip = args[1] if len(args) > 1 else kwargs.get("skip")
         seen.append(tuple(t.clone() if isinstance(t, torch.Tensor) else t for t in (args[0], skip)))
 
-    seen, error = [], None
+    seen, out, error = [], None, None
     hooks = [block.register_forward_pre_hook(record, with_kwargs=True) for block in mine.decoders]
     try:
         with torch.no_grad():
@@ -274,12 +119,11 @@ def _unet_generator(UNetGenerator, ngf, num_downs, norm, size, in_channels, out_
     finally:
         for hook in hooks:
             hook.remove()
-    if error is None and isinstance(out, torch.Tensor) and out.shape == expected.shape \
-            and torch.allclose(out, expected, atol=1e-4):
-        passed(f"UNetGenerator(num_downs={num_downs}, ngf={ngf}, norm={norm!r}) matches the reference "
-               f"layer by layer and end to end")
-        return
-    # it differs: find the first block that differs, given the reference's inputs
+    return out, seen, error
+
+
+def _first_block_that_differs(mine, x, features, steps, outputs, num_downs):
+    """Each of the student's blocks, given the reference's inputs, against the reference's outputs."""
     inputs = [x] + features[:-1]
     for i, block in enumerate(mine.encoders):
         name = f"encoders[{i}] (e{i + 1})"
@@ -289,8 +133,10 @@ def _unet_generator(UNetGenerator, ngf, num_downs, norm, size, in_channels, out_
         name = f"decoders[{j}]" + (f" (joined with e{num_downs - 1 - j})" if skip is not None else "")
         compare_output(call(block, (h, skip), name, "DecoderBlock.forward"), outputs[j], name,
                        "DecoderBlock.forward: torch.cat([y, skip], dim=1)", inputs=(h, skip))
-    where = ("UNetGenerator.forward: keep e1 ... e_n, feed the bottleneck to decoders[0], and give "
-             "decoders[j] the skip e_(n-1-j), the encoder output with the same height and width")
+
+
+def _check_unet_forward(seen, steps, features, num_downs, where):
+    """What the student's forward fed each decoder, against the reference's (input, skip)."""
     for j, ((h, skip), (want_h, want_skip)) in enumerate(zip(seen, steps)):
         if want_skip is not None and skip is None:
             fail(f"your forward calls decoders[{j}] without a skip",
@@ -303,6 +149,30 @@ def _unet_generator(UNetGenerator, ngf, num_downs, norm, size, in_channels, out_
         if not _same(h, want_h):
             fail(f"decoders[{j}] gets a wrong input ({list(h.shape)})",
                  "the bottleneck for decoders[0], else the previous decoder's output (with its skip)", where)
+
+
+def _unet_generator(UNetGenerator, ngf, num_downs, norm, size, in_channels, out_channels, dropout):
+    size = size or 2 ** num_downs
+    kwargs = {"in_channels": in_channels, "out_channels": out_channels, "num_downs": num_downs,
+              "ngf": ngf, "norm": norm, "dropout": dropout}
+    mine, theirs = build(UNetGenerator, (), kwargs, "UNetGenerator"), ref.UNetGenerator(**kwargs)
+    _compare_unet_layers(mine, theirs, num_downs, dropout)
+    widths = [ngf * min(2 ** i, 8) for i in range(num_downs)]
+    load_reference(mine, theirs, f"UNetGenerator(ngf={ngf})", "UNetGenerator.__init__", _unet_hint(num_downs, widths))
+    mine.eval(), theirs.eval()
+    x = randn(1, in_channels, size, size)
+    features, steps, outputs, expected = _reference_steps(theirs, x, num_downs)
+    out, seen, error = _run_recording(mine, x)
+    if error is None and isinstance(out, torch.Tensor) and out.shape == expected.shape \
+            and torch.allclose(out, expected, atol=1e-4):
+        passed(f"UNetGenerator(num_downs={num_downs}, ngf={ngf}, norm={norm!r}) matches the reference "
+               f"layer by layer and end to end")
+        return
+    # it differs: find the first block that differs, given the reference's inputs, then the forward
+    _first_block_that_differs(mine, x, features, steps, outputs, num_downs)
+    where = ("UNetGenerator.forward: keep e1 ... e_n, feed the bottleneck to decoders[0], and give "
+             "decoders[j] the skip e_(n-1-j), the encoder output with the same height and width")
+    _check_unet_forward(seen, steps, features, num_downs, where)
     if error is not None:
         fail(f"calling UNetGenerator(ngf={ngf}) on a {list(x.shape)} input raised {type(error).__name__}: "
              f"{error}", "the generated image, shape " + str(list(expected.shape)), where)

@@ -3,7 +3,8 @@
 Each check compares the student's code with p2p_ref.paper.receptive_field and p2p_ref.paper.models and, on a
 mistake, names what is wrong (the first layer that differs, the formula term that is missing).
 
-The PatchDiscriminator's checks (Exercise 3.6) live in p2p_ref.course.checks.ex3_discriminator.
+The PatchDiscriminator's checks (Exercise 3.6) live in p2p_ref.course.checks.ex3_discriminator
+(and its comparison with the reference in ex3_compare).
 """
 
 import numbers
@@ -15,9 +16,10 @@ from p2p_ref.paper import models as ref_models
 from p2p_ref.paper import receptive_field as ref_rf
 from p2p_ref.course.checks.common import ensure_own_code, fail, passed
 from p2p_ref.course.checks.ex3_discriminator import (  # noqa: F401 - the discriminator's checks, used by the notebook
-    FIELD_BY_N_LAYERS, NORM_SPEC, OUTPUT_BY_N_LAYERS, PARAMS_70, PARAMS_70_INSTANCE, patch_discriminator,
+    FIELD_BY_N_LAYERS, OUTPUT_BY_N_LAYERS, PARAMS_70, PARAMS_70_INSTANCE, patch_discriminator,
     patch_discriminator_layers, patch_discriminator_layers_more, patch_discriminator_matches_reference,
-    patch_discriminator_shapes, patch_discriminator_shapes_more, patch_discriminator_variants, short, state_names)
+    patch_discriminator_shapes, patch_discriminator_shapes_more, patch_discriminator_variants)
+from p2p_ref.course.checks.ex3_compare import NORM_SPEC, short, state_names
 
 # (kernel, stride, padding) of the five convs of the 70 x 70 PatchGAN (n_layers = 3).
 PATCHGAN_70 = [(4, 2, 1), (4, 2, 1), (4, 2, 1), (4, 1, 1), (4, 1, 1)]

@@ -43,15 +43,18 @@ def _resize(t, size):
     return TF.resize(t, [size, size], interpolation=InterpolationMode.BICUBIC, antialias=True)
 
 
+def _crop(a, b, i, j, crop_size, mirror):
+    """The same crop_size crop at (i, j) of both images, both mirrored when `mirror`: what every
+    wrong jitter below shares with a right one (each differs in where i and j come from)."""
+    a, b = a[:, i:i + crop_size, j:j + crop_size], b[:, i:i + crop_size, j:j + crop_size]
+    return (a.flip(-1), b.flip(-1)) if mirror else (a, b)
+
+
 def paired_jitter(a, b, load_size=286, crop_size=256, flip=True, generator=None):
     a, b = _resize(a, load_size), _resize(b, load_size)
     i = int(torch.randint(0, load_size - crop_size + 1, (1,), generator=generator))
     j = int(torch.randint(0, load_size - crop_size + 1, (1,), generator=generator))
-    a = a[:, i:i + crop_size, j:j + crop_size]
-    b = b[:, i:i + crop_size, j:j + crop_size]
-    if flip and torch.rand(1, generator=generator) < 0.5:
-        a, b = a.flip(-1), b.flip(-1)
-    return a, b
+    return _crop(a, b, i, j, crop_size, flip and torch.rand(1, generator=generator) < 0.5)
 
 
 def paired_jitter_concat(a, b, load_size=286, crop_size=256, flip=True, generator=None):
@@ -392,10 +395,7 @@ def test_no_resize():
         h, w = a.shape[-2:]
         i = int(torch.randint(0, h - crop_size + 1, (1,), generator=generator))
         j = int(torch.randint(0, w - crop_size + 1, (1,), generator=generator))
-        a, b = a[:, i:i + crop_size, j:j + crop_size], b[:, i:i + crop_size, j:j + crop_size]
-        if flip and torch.rand(1, generator=generator) < 0.5:
-            a, b = a.flip(-1), b.flip(-1)
-        return a, b
+        return _crop(a, b, i, j, crop_size, flip and torch.rand(1, generator=generator) < 0.5)
 
     check.paired_jitter_aligned(crop_only)
     check.paired_jitter_random(crop_only)  # its input is already 286 x 286
@@ -433,10 +433,7 @@ def test_unseeded_generator_made_inside():
         rng = np.random.default_rng()  # new OS entropy on every call: not reproducible
         a, b = _resize(a, load_size), _resize(b, load_size)
         i, j = rng.integers(0, load_size - crop_size + 1, size=2)
-        a, b = a[:, i:i + crop_size, j:j + crop_size], b[:, i:i + crop_size, j:j + crop_size]
-        if flip and rng.random() < 0.5:
-            a, b = a.flip(-1), b.flip(-1)
-        return a, b
+        return _crop(a, b, i, j, crop_size, flip and rng.random() < 0.5)
 
     check.paired_jitter_shapes(fresh_rng)
     check.paired_jitter_aligned(fresh_rng)
@@ -447,10 +444,7 @@ def test_same_offset_for_rows_and_columns():
     def diagonal(a, b, load_size=286, crop_size=256, flip=True, generator=None):
         a, b = _resize(a, load_size), _resize(b, load_size)
         i = int(torch.randint(0, load_size - crop_size + 1, (1,), generator=generator))
-        a, b = a[:, i:i + crop_size, i:i + crop_size], b[:, i:i + crop_size, i:i + crop_size]
-        if flip and torch.rand(1, generator=generator) < 0.5:
-            a, b = a.flip(-1), b.flip(-1)
-        return a, b
+        return _crop(a, b, i, i, crop_size, flip and torch.rand(1, generator=generator) < 0.5)
 
     assert "i == j" in failure(check.paired_jitter_random, diagonal)
 
@@ -459,10 +453,7 @@ def test_fixed_centre_crop():
     def centre(a, b, load_size=286, crop_size=256, flip=True, generator=None):
         a, b = _resize(a, load_size), _resize(b, load_size)
         o = (load_size - crop_size) // 2
-        a, b = a[:, o:o + crop_size, o:o + crop_size], b[:, o:o + crop_size, o:o + crop_size]
-        if flip and torch.rand(1, generator=generator) < 0.5:
-            a, b = a.flip(-1), b.flip(-1)
-        return a, b
+        return _crop(a, b, o, o, crop_size, flip and torch.rand(1, generator=generator) < 0.5)
 
     def centre_no_flip(a, b, load_size=286, crop_size=256, flip=True, generator=None):
         return centre(a, b, load_size, crop_size, False, generator)
@@ -522,10 +513,7 @@ def test_crop_offsets_off_by_one():
     def last_missing(a, b, load_size=286, crop_size=256, flip=True, generator=None):
         a, b = _resize(a, load_size), _resize(b, load_size)
         i, j = torch.randint(0, load_size - crop_size, (2,), generator=generator).tolist()
-        a, b = a[:, i:i + crop_size, j:j + crop_size], b[:, i:i + crop_size, j:j + crop_size]
-        if flip and torch.rand(1, generator=generator) < 0.5:
-            a, b = a.flip(-1), b.flip(-1)
-        return a, b
+        return _crop(a, b, i, j, crop_size, flip and torch.rand(1, generator=generator) < 0.5)
 
     def last_missing_guarded(a, b, load_size=286, crop_size=256, flip=True, generator=None):
         if load_size == crop_size:
@@ -551,10 +539,7 @@ def test_crop_offsets_not_uniform():
                 + torch.randint(0, half + 1, (1,), generator=generator))
         j = int(torch.randint(0, half + 1, (1,), generator=generator)
                 + torch.randint(0, half + 1, (1,), generator=generator))
-        a, b = a[:, i:i + crop_size, j:j + crop_size], b[:, i:i + crop_size, j:j + crop_size]
-        if flip and torch.rand(1, generator=generator) < 0.5:
-            a, b = a.flip(-1), b.flip(-1)
-        return a, b
+        return _crop(a, b, i, j, crop_size, flip and torch.rand(1, generator=generator) < 0.5)
 
     assert "about equally often" in failure(check.paired_jitter_random, centre_heavy)
 

@@ -497,6 +497,12 @@ def test_activation_mistakes_are_named_as_modules_and_as_functions():
                        words)
 
 
+def _biased(layers, ndf):
+    """The mistake: conv 2 keeps its bias although BatchNorm follows it."""
+    layers[2] = nn.Conv2d(ndf, 2 * ndf, 4, 2, 1, bias=True)
+    return layers
+
+
 def test_norm_after_the_activation_and_dropout_are_named():
     def swapped(layers, ndf):
         layers[3], layers[4] = layers[4], layers[3]
@@ -509,10 +515,7 @@ def test_norm_after_the_activation_and_dropout_are_named():
 
 
 def test_bias_before_batchnorm_and_wrong_width_are_named():
-    def biased(layers, ndf):
-        layers[2] = nn.Conv2d(ndf, 2 * ndf, 4, 2, 1, bias=True)
-        return layers
-    expect_failure(check.patch_discriminator_layers, variant(biased), "conv 2 has bias=True", "BatchNorm's shift")
+    expect_failure(check.patch_discriminator_layers, variant(_biased), "conv 2 has bias=True", "BatchNorm's shift")
 
     def narrow(layers, ndf):
         layers[-1] = nn.Conv2d(4 * ndf, 1, 4, 1, 1)
@@ -521,10 +524,7 @@ def test_bias_before_batchnorm_and_wrong_width_are_named():
 
 
 def test_parameter_count_and_init_are_checked():
-    def biased(layers, ndf):
-        layers[2] = nn.Conv2d(ndf, 2 * ndf, 4, 2, 1, bias=True)
-        return layers
-    expect_failure(check.patch_discriminator_shapes, variant(biased), "2,768,833")
+    expect_failure(check.patch_discriminator_shapes, variant(_biased), "2,768,833")
 
     class NoInit(nn.Module):  # PyTorch's default init, not the paper's
         def __init__(self, in_channels=6, ndf=64, n_layers=3, norm="batch"):
