@@ -207,7 +207,8 @@ def main(argv=None):
     p.add_argument("--tile-overlap", type=int, default=None, metavar="M",
                    help="pixels of overlap between tiles, blended linearly (default: N / 4)")
     p.add_argument("--bits", type=int, choices=(8, 16), default=8,
-                   help="bits per value of 1-channel outputs (16: a 16-bit PNG)")
+                   help="bits per value of the outputs (16: a 16-bit PNG for 1 channel, a "
+                        "16-bit TIFF for 3 or 4)")
     p.add_argument("--side-by-side", action="store_true",
                    help="write input | output (| target) instead of the output alone")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
