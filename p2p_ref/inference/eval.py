@@ -150,7 +150,7 @@ def evaluate(items, out_dir, features="inception", kid_subsets=100, lpips=None, 
     for name, x, out, y in tqdm(items, total=total, desc="p2p-eval", unit="image",
                                 disable=not progress):
         rows.append({"name": name, **image_metrics(out, y)})
-        metrics.add(out, y)
+        metrics.add(out, y, name)
         has_input = has_input or x is not None
         for kind, t in (("input", x), ("output", out), ("target", y)):
             if t is not None:

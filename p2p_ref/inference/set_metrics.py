@@ -48,7 +48,8 @@ class LPIPSDistance(nn.Module):
     LearnedPerceptualImagePatchSimilarity on AlexNet (the LPIPS paper's choice as a metric):
     two [0, 1] RGB batches (N, 3, H, W) -> N distances (lower is more alike). AlexNet's ImageNet
     weights come from torchvision's download (~233 MB, once); its small linear heads ship with
-    torchmetrics. Needs images of at least 64 x 64."""
+    torchmetrics. AlexNet's pooling needs images of at least 31 x 31 (`min_size`)."""
+    min_size = 31
 
     def __init__(self, net_type="alex"):
         super().__init__()
@@ -90,8 +91,12 @@ class SetMetrics:
         self.batch_size, self.device = batch_size, device
         self.outputs, self.targets, self.lpips_values, self.count = [], [], [], 0
 
-    def add(self, output, target):
+    def add(self, output, target, name="an image"):
         """One pair of [0, 1] images (C, H, W), same size; a full batch is measured at once."""
+        least = getattr(self.lpips, "min_size", 1)
+        if min(output.shape[-2:]) < least:
+            raise ValueError(f"{name} is {output.shape[-1]}x{output.shape[-2]} pixels: LPIPS "
+                             f"needs at least {least}x{least}; leave out --lpips")
         if self.outputs and self.outputs[0].shape[-2:] != output.shape[-2:]:
             self._flush()
         self.outputs.append(to_rgb(output))

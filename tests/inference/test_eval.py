@@ -273,6 +273,9 @@ def test_lpips_distance_is_torchmetrics_lpips(monkeypatch):
         same = evaluate.LPIPSDistance()(a, a)
     assert ours.shape == (3,) and torch.allclose(ours, theirs.reshape(-1), atol=1e-6)
     assert same.abs().max() < 1e-6 and ours.min() > 0
+    metrics = evaluate.SetMetrics(lpips=evaluate.LPIPSDistance())
+    with pytest.raises(ValueError, match="tiny.png is 40x30 pixels: LPIPS needs at least 31x31"):
+        metrics.add(torch.rand(3, 30, 40), torch.rand(3, 30, 40), "tiny.png")
 
 
 def test_missing_lpips_weights_say_what_failed(setup, monkeypatch):
