@@ -29,6 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from p2p_ref.datasets.aligned import AlignedDataset, resolve_dataset
+from p2p_ref.datasets.direction import choose_direction  # noqa: E402
 from p2p_ref.paper.data import denormalize  # noqa: E402
 from p2p_ref.inference.translate import load_generator  # noqa: E402
 
@@ -82,7 +83,9 @@ def make_figure(run, dataset, out, rows=4, caption="", first=0, data_root="datas
     ck = torch.load(history[shown[-1]], map_location="cpu", weights_only=True)
     cfg = ck["config"]
     root = resolve_dataset(dataset, data_root)
-    test = AlignedDataset(root, "test", cfg["direction"], load_size=cfg["crop_size"],
+    direction = choose_direction(dataset, None, cfg["direction"], f"{run} (trained on "
+                                 f"{cfg.get('dataset', 'an unknown dataset')})", cfg.get("dataset"))
+    test = AlignedDataset(root, "test", direction, load_size=cfg["crop_size"],
                           crop_size=cfg["crop_size"], flip=False)
     if len(test) == 0:
         raise ValueError(f"{root}/test holds no pairs")
