@@ -248,7 +248,8 @@ def test_lpips_per_image_in_batches_of_mixed_sizes(tmp_path, capsys):
     assert rows[0]["lpips"] == 0 and min(alone[1:]) > 0.01
     assert summary["lpips"] == pytest.approx(np.mean(alone))
     assert "LPIPS" in capsys.readouterr().out
-    assert (tmp_path / "e" / "per_image.csv").read_text().splitlines()[0] == "name,l1,psnr,ssim,lpips"
+    header = (tmp_path / "e" / "per_image.csv").read_text().splitlines()[0]
+    assert header == "name,l1,psnr,ssim,lpips"
     assert ">LPIPS</th>" in (tmp_path / "e" / "index.html").read_text()
 
 
@@ -269,7 +270,8 @@ def test_lpips_distance_is_torchmetrics_lpips(monkeypatch):
     a, b = torch.rand(3, 3, 64, 64), torch.rand(3, 3, 64, 64)
     with torch.no_grad():
         ours = evaluate.LPIPSDistance()(a, b)
-        theirs = LearnedPerceptualImagePatchSimilarity("alex", reduction="none", normalize=True)(a, b)
+        metric = LearnedPerceptualImagePatchSimilarity("alex", reduction="none", normalize=True)
+        theirs = metric(a, b)
         same = evaluate.LPIPSDistance()(a, a)
     assert ours.shape == (3,) and torch.allclose(ours, theirs.reshape(-1), atol=1e-6)
     assert same.abs().max() < 1e-6 and ours.min() > 0
@@ -320,7 +322,7 @@ def test_images_stream_through_in_batches(tmp_path):
     def items():
         for i in range(11):
             size = 16 if i < 7 else 24
-            out, tgt = torch.rand(3, size, size, generator=g), torch.rand(3, size, size, generator=g)
+            out, tgt = (torch.rand(3, size, size, generator=g) for _ in range(2))
             most.append(len(alive))
             alive.add(out)
             yield f"{i}", None, out, tgt
