@@ -29,8 +29,8 @@ def tiff_header(path):
 def read_tiff(path):
     """A TIFF's first page as an H x W [x C] array as stored (uint8, uint16, float, ...), or None
     where Pillow reads it without loss (palette, YCbCr, a compression tifffile cannot decode on
-    an 8-bit or single-channel image). Raises ValueError naming the file for a 16-bit colour
-    image that only Pillow could open, since Pillow would cut it to 8 bits."""
+    an 8-bit or single-channel image). Raises ValueError for a truncated file, and for a 16-bit
+    colour image that only Pillow could open, since Pillow would cut it to 8 bits."""
     with tifffile.TiffFile(path) as tif:
         page = tif.pages[0]
         if page.photometric not in (tifffile.PHOTOMETRIC.MINISBLACK, tifffile.PHOTOMETRIC.RGB):
@@ -38,10 +38,12 @@ def read_tiff(path):
         try:
             arr = page.asarray()
         except (ValueError, NotImplementedError) as e:
+            if "imagecodecs" not in str(e):
+                raise ValueError(str(e)) from e  # truncated or corrupt: the caller names the file
             if page.bitspersample <= 8 or page.samplesperpixel == 1:
                 return None
-            raise ValueError(f"cannot read {path}: {e} (pip install imagecodecs); Pillow would "
-                             f"cut its {page.bitspersample}-bit colour to 8 bits") from e
+            raise ValueError(f"{e} (pip install imagecodecs); Pillow would cut its "
+                             f"{page.bitspersample}-bit colour to 8 bits") from e
         if page.samplesperpixel > 1 and page.planarconfig == tifffile.PLANARCONFIG.SEPARATE:
             arr = np.moveaxis(arr, 0, -1)
     return arr

@@ -382,6 +382,15 @@ def test_sixteen_bit_outputs_round_trip(tmp_path, ext, channels):
     assert (eight - t).abs().max() > 1 / 65535  # 8 bits do lose what 16 keep
 
 
+def test_a_truncated_sixteen_bit_tiff_names_the_file(tmp_path):
+    import tifffile
+    tifffile.imwrite(tmp_path / "full.tif", SIXTEEN_BIT, photometric="rgb")
+    data = (tmp_path / "full.tif").read_bytes()
+    (tmp_path / "cut.tif").write_bytes(data[:len(data) // 2])
+    with pytest.raises(ValueError, match=r"cannot read .*cut\.tif: .*Expected a complete image"):
+        read_image(tmp_path / "cut.tif")
+
+
 def test_tiffs_tifffile_cannot_decode_go_to_pillow_when_nothing_is_lost(tmp_path):
     lzw = save(tmp_path / "lzw.tif", texture(16, 16), compression="tiff_lzw")
     assert torch.equal(read_image(lzw), torch.from_numpy(texture(16, 16)).permute(2, 0, 1) / 255)
