@@ -55,13 +55,19 @@ bench: $(STAMP)
 	$(VENV)/bin/p2p-bench $(BENCH_ARGS)
 
 # On a machine with a CUDA GPU: prove and measure the fast path (pytest -m cuda, p2p-bench rows, a
-# real run of the Colab configuration, p2p-translate latency) in at most 8 minutes, with that
-# machine's own python3 and PyTorch from this checkout (PYTHONPATH=.; installs nothing). Writes
-# runs/gpu-check/gpu-check.json and gpu-check.md; exits 1 if a check fails, 0 without a GPU.
-# E.g. make gpu-check GPU_CHECK_ARGS="--budget 300 --skip speed-extra".
+# real run of the Colab configuration, p2p-translate latency) in at most 8 minutes, with the
+# project's $(VENV) when it exists, else the machine's $(PYTHON), and p2p_ref from this checkout
+# (PYTHONPATH=.; installs nothing). Writes runs/gpu-check/gpu-check.json and gpu-check.md; exits 1
+# if a check fails, 0 without a GPU or without PyTorch (one line each: torch is checked here,
+# before p2p_ref, which imports it). E.g. make gpu-check GPU_CHECK_ARGS="--budget 300".
 GPU_CHECK_ARGS ?=
 gpu-check:
-	@PYTHONPATH=. $(PYTHON) -m p2p_ref.gpu_check $(GPU_CHECK_ARGS)
+	@py="$(PYTHON)"; if [ -x "$(PY)" ]; then py="$(PY)"; fi; \
+	if ! "$$py" -c "import torch" >/dev/null 2>&1; then \
+	  echo "gpu-check: $$py cannot import torch: nothing to check (install PyTorch, or run make venv)"; \
+	  exit 0; \
+	fi; \
+	PYTHONPATH=. "$$py" -m p2p_ref.gpu_check $(GPU_CHECK_ARGS)
 
 # Regenerate the widget screenshots the README shows (needs Debian's chromium). The playground's
 # shows the G of `make train` ($(TRAIN_OUT)) when it is there, else a G trained for a few steps.

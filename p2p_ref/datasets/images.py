@@ -3,7 +3,8 @@
 Pillow opens most formats, but left alone it loses information on real data: a 16-bit PNG
 converted to RGB is clipped at 255 (almost white), a 16-bit RGB PNG is cut to 8 bits, an alpha
 channel disappears. Here every file becomes a float tensor (C, H, W) in [0, 1] at its full
-precision (16-bit PNGs through torchvision's decoder), and `match_channels` says what it does to
+precision (16-bit PNGs through torchvision's decoder, TIFFs through tifffile: tiff.py), and
+`match_channels` says what it does to
 reach the channel count the model expects (--input-nc / --output-nc). `.npy` arrays hold any
 channel count (H x W or H x W x C; uint8, uint16, or floats in [0, 1]).
 """
@@ -16,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
+
+from p2p_ref.datasets.tiff import is_tiff, read_tiff, tiff_header, write_tiff
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".npy")
 READ_ERRORS = (OSError, UnidentifiedImageError, SyntaxError, ValueError, struct.error,
@@ -71,6 +74,9 @@ def probe(path):
             c = 1 if arr.ndim == 2 else arr.shape[2]
             bits = 16 if arr.dtype == np.uint16 else 8 if arr.dtype == np.uint8 else 32
             return ImageInfo(path, arr.shape[1], arr.shape[0], c, bits, False, "npy")
+        if is_tiff(path):
+            w, h, c, bits, alpha = tiff_header(path)
+            return ImageInfo(path, w, h, c, bits, alpha, "tiff")
         png = _png_header(path)
         with Image.open(path) as img:
             w, h, mode = img.width, img.height, img.mode
@@ -141,6 +147,9 @@ def read_image(path):
     try:
         if path.suffix.lower() == ".npy":
             return _from_array(np.load(path, allow_pickle=False), path)
+        arr = read_tiff(path) if is_tiff(path) else None
+        if arr is not None:
+            return _from_array(arr, path)
         png = _png_header(path)
         if png is not None and png[0] == 16:  # Pillow would cut 16-bit RGB to 8 bits
             t = _decode_png16(path)
@@ -214,9 +223,10 @@ def load_as(path, nc):
 
 
 def write_image(t, path, bits=8):
-    """Save a [0, 1] tensor (C, H, W). 1, 3 or 4 channels -> PNG (8-bit; 16-bit for 1 channel with
-    bits=16); other channel counts -> .npy (float32). Returns the path written (its suffix may
-    change to .npy)."""
+    """Save a [0, 1] tensor (C, H, W). 1, 3 or 4 channels -> PNG (8-bit), or a TIFF for a .tif
+    path; bits=16: a 16-bit PNG for 1 channel, a 16-bit TIFF (tifffile) for 3 or 4 channels,
+    which PNG writers here cannot do. Other channel counts -> .npy (float32). Returns the path
+    written (its suffix may change to .tif or .npy)."""
     path = Path(path)
     t = t.detach().float().cpu().clamp(0, 1)
     c = t.shape[0]
@@ -224,9 +234,14 @@ def write_image(t, path, bits=8):
         path = path.with_suffix(".npy")
         np.save(path, t.permute(1, 2, 0).numpy())
         return path
-    if bits == 16 and c == 1:
-        Image.fromarray((t[0].numpy() * 65535 + 0.5).astype(np.uint16)).save(path)
+    if bits not in (8, 16):
+        raise ValueError(f"bits={bits!r}: expected 8 or 16")
+    scale, dtype = (65535, np.uint16) if bits == 16 else (255, np.uint8)
+    arr = (t.permute(1, 2, 0).numpy() * scale + 0.5).astype(dtype)
+    if is_tiff(path) or (bits == 16 and c > 1):
+        return write_tiff(arr, path if is_tiff(path) else path.with_suffix(".tif"))
+    if bits == 16:
+        Image.fromarray(arr[:, :, 0]).save(path)
         return path
-    arr = (t.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
     Image.fromarray(arr[:, :, 0] if c == 1 else arr).save(path)
     return path

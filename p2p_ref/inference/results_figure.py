@@ -29,6 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from p2p_ref.datasets.aligned import AlignedDataset, resolve_dataset
+from p2p_ref.datasets.direction import choose_direction  # noqa: E402
 from p2p_ref.paper.data import denormalize  # noqa: E402
 from p2p_ref.inference.translate import load_generator  # noqa: E402
 
@@ -79,7 +80,9 @@ def _columns(history, shown, cfg, dataset, data_root, rows, first):
     """The figure's columns, (title, images in [0, 1]): the inputs, G's outputs at each shown
     epoch and the targets, for `rows` test pairs spread over the split from `first` on."""
     root = resolve_dataset(dataset, data_root)
-    test = AlignedDataset(root, "test", cfg["direction"], load_size=cfg["crop_size"],
+    direction = choose_direction(dataset, None, cfg["direction"], f"{run} (trained on "
+                                 f"{cfg.get('dataset', 'an unknown dataset')})", cfg.get("dataset"))
+    test = AlignedDataset(root, "test", direction, load_size=cfg["crop_size"],
                           crop_size=cfg["crop_size"], flip=False)
     if len(test) == 0:
         raise ValueError(f"{root}/test holds no pairs")

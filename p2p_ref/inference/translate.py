@@ -9,6 +9,8 @@ back (the U-Net is fully convolutional). `--tile N` translates images too large 
 overlapping N x N tiles, blended linearly. `--square` is the old way: resize to the training crop
 size. By default G keeps dropout and batch statistics on (`--mode paper`, sec. 3.1 and 3.3 of
 the paper: dropout is G's noise, also at test time); `--mode eval` uses model.eval() instead.
+The direction is the run's; a folder of a known dataset whose declared direction contradicts it
+(e.g. facades, BtoA, with a G trained AtoB on another set) is refused unless --direction says so.
 """
 
 import argparse
@@ -18,10 +20,12 @@ from pathlib import Path
 import torch
 import torchvision.transforms.functional as TF
 from PIL import Image
+from tqdm.auto import tqdm
 
 from p2p_ref.training.build import build_generator
 from p2p_ref.training.checkpoint import load_checkpoint
 from p2p_ref.datasets.aligned import DIRECTIONS
+from p2p_ref.datasets.direction import choose_direction
 from p2p_ref.datasets.preprocess import crop_box, pad_to_multiple, resize_bicubic
 from p2p_ref.paper.data import denormalize, normalize, split_ab
 from p2p_ref.datasets.images import is_image_file, match_channels, read_image, write_image
@@ -208,7 +212,8 @@ def _parser():
     p.add_argument("--tile-overlap", type=int, default=None, metavar="M",
                    help="pixels of overlap between tiles, blended linearly (default: N / 4)")
     p.add_argument("--bits", type=int, choices=(8, 16), default=8,
-                   help="bits per value of 1-channel outputs (16: a 16-bit PNG)")
+                   help="bits per value of the outputs (16: a 16-bit PNG for 1 channel, a "
+                        "16-bit TIFF for 3 or 4)")
     p.add_argument("--side-by-side", action="store_true",
                    help="write input | output (| target) instead of the output alone")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -223,6 +228,11 @@ def main(argv=None):
         device = resolve_device(args.device)
         G, cfg = load_generator(args.checkpoint, device, args.mode)
         direction = args.direction or cfg["direction"]
+        for item in args.inputs:  # a folder of a known dataset: its pairs' declared direction
+            if Path(item).is_dir():
+                choose_direction(item, args.direction, cfg["direction"], f"{args.checkpoint} "
+                                 f"(trained on {cfg.get('dataset', 'an unknown dataset')})",
+                                 cfg.get("dataset"))
         inputs = find_inputs(args.inputs, direction)
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         sys.exit(f"p2p-translate: {e}")
@@ -232,7 +242,8 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
     pairs, names = [], set()
-    for path, partner, stem in inputs:
+    for path, partner, stem in tqdm(inputs, desc="p2p-translate", unit="image",
+                                    disable=len(inputs) < 2):
         try:
             x, target, is_pair = read_source(path, direction, args.input_is_pair, in_nc, out_nc)
             if partner is not None:

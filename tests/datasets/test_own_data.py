@@ -341,6 +341,63 @@ def test_write_image_round_trips():
         assert p5.suffix == ".npy" and read_image(p5).shape == (5, 8, 8)
 
 
+SIXTEEN_BIT = np.random.default_rng(1).integers(0, 65536, (8, 12, 3)).astype(np.uint16)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("ext", ["png", "tif"])
+def test_sixteen_bit_files_are_read_exactly(tmp_path, ext, channels):
+    """Files written by other tools (Pillow, the byte writer above, tifffile in both planar
+    layouts) are read value for value, not through 8 bits."""
+    import tifffile
+    arr = SIXTEEN_BIT[:, :, 0] if channels == 1 else SIXTEEN_BIT
+    want = torch.from_numpy(arr.astype(np.float64) / 65535).float().reshape(8, 12, channels)
+    files = [png16(tmp_path / "a.png", arr)] if ext == "png" else []
+    if ext == "tif":
+        tifffile.imwrite(tmp_path / "a.tif", arr, photometric="minisblack" if channels == 1
+                         else "rgb")
+        files.append(tmp_path / "a.tif")
+        if channels == 3:
+            tifffile.imwrite(tmp_path / "planar.tif", np.moveaxis(arr, -1, 0), photometric="rgb",
+                             planarconfig="separate")
+            files.append(tmp_path / "planar.tif")
+    for f in files:
+        assert torch.equal(read_image(f), want.permute(2, 0, 1)), f
+        info = probe(f)
+        assert (info.bits, info.channels, info.size) == (16, channels, (12, 8)), f
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("ext", ["png", "tif"])
+def test_sixteen_bit_outputs_round_trip(tmp_path, ext, channels):
+    """write_image(bits=16) keeps 16 bits for 1 and 3 channels: 3-channel PNG paths become
+    16-bit TIFFs (no PNG writer here does 16-bit colour), the rest keep their suffix."""
+    t = torch.rand(channels, 8, 12, generator=torch.Generator().manual_seed(channels))
+    path = write_image(t, tmp_path / f"out.{ext}", bits=16)
+    assert path.suffix == (".png" if ext == "png" and channels == 1 else ".tif")
+    back = read_image(path)
+    assert back.shape == t.shape and (back - t).abs().max() <= 0.5 / 65535 + 1e-7
+    assert len(set(back.flatten().tolist())) > 80 and probe(path).bits == 16
+    eight = read_image(write_image(t, tmp_path / f"eight.{ext}"))
+    assert (eight - t).abs().max() > 1 / 65535  # 8 bits do lose what 16 keep
+
+
+def test_a_truncated_sixteen_bit_tiff_names_the_file(tmp_path):
+    import tifffile
+    tifffile.imwrite(tmp_path / "full.tif", SIXTEEN_BIT, photometric="rgb")
+    data = (tmp_path / "full.tif").read_bytes()
+    (tmp_path / "cut.tif").write_bytes(data[:len(data) // 2])
+    with pytest.raises(ValueError, match=r"cannot read .*cut\.tif: .*Expected a complete image"):
+        read_image(tmp_path / "cut.tif")
+
+
+def test_tiffs_tifffile_cannot_decode_go_to_pillow_when_nothing_is_lost(tmp_path):
+    lzw = save(tmp_path / "lzw.tif", texture(16, 16), compression="tiff_lzw")
+    assert torch.equal(read_image(lzw), torch.from_numpy(texture(16, 16)).permute(2, 0, 1) / 255)
+    with pytest.raises(ValueError, match="bits=12: expected 8 or 16"):
+        write_image(torch.rand(3, 4, 4), tmp_path / "x.png", bits=12)
+
+
 # ----------------------------------------------------------------------------- training
 
 

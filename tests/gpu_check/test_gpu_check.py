@@ -22,12 +22,29 @@ def test_make_gpu_check_without_cuda_says_so_in_one_line_and_exits_0(tmp_path):
     out = tmp_path / "report"
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="", PYTHONPATH="")
     proc = subprocess.run(["make", "-s", "gpu-check", f"PYTHON={sys.executable}",
+                           f"VENV={tmp_path / 'no-venv'}",
                            f"GPU_CHECK_ARGS=--out {out}"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("gpu-check: no CUDA GPU here"), proc.stdout
     assert not out.exists()
+
+
+def test_make_gpu_check_without_torch_says_so_in_one_line_and_exits_0(tmp_path):
+    """A python3 without torch (a fake one here, whose `import torch` fails as a real one's
+    would) and no .venv: one line naming that python, exit 0, no traceback."""
+    fake = tmp_path / "python3"
+    fake.write_text(f"#!/bin/sh\nexec {sys.executable} -S -I -c "
+                    f"'import sys; sys.modules[\"torch\"] = None; exec(sys.argv[2])' \"$@\"\n")
+    fake.chmod(0o755)
+    proc = subprocess.run(["make", "-s", "gpu-check", f"PYTHON={fake}",
+                           f"VENV={tmp_path / 'no-venv'}"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip() == (f"gpu-check: {fake} cannot import torch: nothing to check "
+                                   f"(install PyTorch, or run make venv)"), proc.stdout
+    assert "Traceback" not in proc.stderr and not proc.stderr.strip(), proc.stderr
 
 
 def test_arguments_and_their_errors(capsys):

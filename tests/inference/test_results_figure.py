@@ -24,6 +24,20 @@ def test_a_run_without_history_says_what_to_pass(tmp_path):
         kept_epochs(tmp_path)
 
 
+def test_a_run_whose_direction_contradicts_the_dataset_is_refused(tmp_path):
+    import torch
+    from p2p_ref.paper.models import UNetGenerator
+    from p2p_ref.training.checkpoint import save_checkpoint
+    data = make_synthetic_dataset(tmp_path / "synthetic", n_train=0, n_val=0, n_test=2, size=32)
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "run" / "checkpoints" / "epoch_001.pt", {
+        "G": UNetGenerator(num_downs=5, ngf=8).state_dict(), "config": dict(
+            num_downs=5, ngf=8, norm="batch", direction="AtoB", crop_size=32, dataset="maps")})
+    with pytest.raises(ValueError, match="is synthetic, whose pairs are read BtoA .* uses AtoB"):
+        make_figure(tmp_path / "run", str(data), tmp_path / "fig.png", rows=2)
+
+
 def test_figure_of_a_tiny_run_and_its_attachment(tmp_path):
     data = make_synthetic_dataset(tmp_path / "synthetic", n_train=2, n_val=2, n_test=3, size=32, seed=0)
     cfg = replace(TrainConfig(), dataset=str(data), load_size=36, crop_size=32, num_downs=5, ngf=8, ndf=8,

@@ -119,3 +119,35 @@ def test_translate_on_pil_images_keeps_the_old_square_call(tmp_path):
     image = Image.new("RGB", (70, 45), (10, 200, 30))
     assert translate.translate(G, image).size == (70, 45)
     assert translate.translate(G, image, 32).size == (32, 32)  # translate(G, image, size, device)
+
+
+def test_a_known_dataset_folder_refuses_a_contradicting_direction_and_bars_show(tmp_path, capsys):
+    from p2p_ref.datasets.synthetic import make_synthetic_dataset
+    make_synthetic_dataset(tmp_path / "syn", n_train=1, n_val=0, n_test=3, size=32)
+    tiny_checkpoint(tmp_path / "g.pt")  # AtoB, trained on no known dataset
+    args = ["--checkpoint", str(tmp_path / "g.pt"), str(tmp_path / "syn" / "test")]
+    with pytest.raises(SystemExit, match=r"is synthetic, whose pairs are read BtoA .* uses AtoB: "
+                                         r"pass --direction AtoB"):
+        translate.main(args + ["--out", str(tmp_path / "refused")])
+    assert not (tmp_path / "refused").exists()
+    translate.main(args + ["--out", str(tmp_path / "given"), "--direction", "AtoB"])
+    printed = capsys.readouterr()
+    assert "translated 3 image(s) at their own size (AtoB, --mode paper)" in printed.out
+    assert "p2p-translate: 100%" in printed.err and "3/3" in printed.err  # the progress bar
+    tiny_checkpoint(tmp_path / "b.pt", direction="BtoA")
+    translate.main(["--checkpoint", str(tmp_path / "b.pt"), str(tmp_path / "syn" / "test"),
+                    "--out", str(tmp_path / "fits"), "--mode", "eval"])
+    assert "(BtoA, --mode eval)" in capsys.readouterr().out
+    assert len(list((tmp_path / "fits").glob("*.png"))) == 3
+
+
+def test_sixteen_bit_colour_outputs_are_tiffs(tmp_path):
+    tiny_checkpoint(tmp_path / "g.pt")
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 50, 3), np.uint8)).save(
+        tmp_path / "x.png")
+    translate.main(["--checkpoint", str(tmp_path / "g.pt"), str(tmp_path / "x.png"), "--out",
+                    str(tmp_path / "o"), "--bits", "16"])
+    from p2p_ref.datasets.images import probe, read_image
+    info = probe(tmp_path / "o" / "x.tif")
+    assert (info.bits, info.channels, info.size) == (16, 3, (50, 40))
+    assert len(set(read_image(tmp_path / "o" / "x.tif").flatten().tolist())) > 256
