@@ -32,7 +32,8 @@ from pathlib import Path
 
 import torch
 
-from p2p_ref.training.fast_path import (BASELINE, COMPILE_MODES, FastPath, apply_backend_flags, choose)
+from p2p_ref.training.device_setup import set_up_training
+from p2p_ref.training.fast_path import BASELINE, COMPILE_MODES, FastPath, choose
 from p2p_ref.paper.models import PatchDiscriminator, UNetGenerator
 from p2p_ref.paper.train_step import make_optimizers, train_step
 from p2p_ref.training.devices import resolve_device
@@ -143,27 +144,15 @@ def measure(cfg, label, fast):
     """Time one row (cfg resolved): fast.warmup untimed steps, then cfg.steps timed ones (fewer
     if cfg.max_seconds runs out, never fewer than 2). Returns the row as a dict."""
     device = torch.device(cfg.device)
-    apply_backend_flags(fast, device)
     torch.manual_seed(0)
     G = UNetGenerator(num_downs=cfg.size.bit_length() - 1, ngf=cfg.ngf).to(device)
     D = PatchDiscriminator(ndf=cfg.ndf).to(device)
     x, y = (torch.rand(cfg.batch_size, 3, cfg.size, cfg.size, device=device) * 2 - 1
             for _ in range(2))
-    if fast.channels_last:
-        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
-        x, y = (t.contiguous(memory_format=torch.channels_last) for t in (x, y))
-    opt_G, opt_D = make_optimizers(G, D, fused=True if fast.fused_adam else None)
-    scaler = torch.amp.GradScaler(device.type) if fast.amp == "fp16" else None
-    G_run, D_run = G, D
-    if fast.compile:
-        G_run = torch.compile(G, mode=fast.compile_mode)
-        D_run = torch.compile(D, mode=fast.compile_mode)
+    setup = set_up_training(fast, device, G, D)  # what p2p-train does with the same settings
 
     def step():
-        if fast.cuda_graphs:  # CUDA graphs: tell torch.compile a new iteration starts
-            torch.compiler.cudagraph_mark_step_begin()
-        return train_step(G_run, D_run, opt_G, opt_D, x, y, autocast_dtype=fast.autocast_dtype,
-                          scaler=scaler)
+        return setup.step(x, y)
 
     def sync():
         if device.type == "cuda":
