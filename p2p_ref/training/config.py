@@ -217,7 +217,7 @@ def _file_value(f, value, path):
             pass
     elif kind is str and isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return str(value)
-    raise ValueError(f"{path}: {f.name}: {value!r} is not a valid value; expected "
+    raise ValueError(f"--config {path}: {f.name}: {value!r} is not a valid value; expected "
                      f"{'true or false' if kind is bool else kind.__name__}"
                      + (" or null" if optional else ""))
 
@@ -234,8 +234,8 @@ def settings_from_file(path):
         if name == "run":
             continue
         if name not in by_name:
-            raise ValueError(f"{path}: unknown setting {key!r}; expected p2p-train's settings "
-                             f"({', '.join(by_name)})")
+            raise ValueError(f"--config {path}: unknown setting {key!r}; expected p2p-train's "
+                             f"settings ({', '.join(by_name)})")
         settings[name] = _file_value(by_name[name], value, path)
     return settings
 

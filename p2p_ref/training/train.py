@@ -20,20 +20,20 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
-from torch.utils.tensorboard import SummaryWriter
 from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
 from p2p_ref.datasets.aligned import AlignedDataset, DataWarning, collate_pairs, resolve_dataset
 from p2p_ref.training.checkpoint import RunCheckpoints, rng_state, run_folder_of
 from p2p_ref.training.config import check_config, command_line, effective_config, resume_path
-from p2p_ref.training.config_file import config_text, package_version, write_config
+from p2p_ref.training.config_file import config_text, package_version, read_run_info, write_config
 from p2p_ref.training.data_order import ResumableSampler, SeededPairs
 from p2p_ref.training.devices import (cleanup_distributed, gather_objects, resolve_device,
                                       setup_distributed)
 from p2p_ref.training.device_setup import describe_choice, fast_path_for
 from p2p_ref.training.fast_path import warn_if_slow_amp
 from p2p_ref.training.jsonl import append_jsonl, truncate_jsonl
+from p2p_ref.training.logs import new_wandb_id, open_run_logs
 from p2p_ref.training.run import Run, init_from_checkpoint, resume, schedule_change_note
 from p2p_ref.training.validation import end_of_epoch, local_batchnorm, sample_grid
 
@@ -122,16 +122,18 @@ def prepare_data(cfg, d, device, log):
     return Data(train_set, val_set, split, fixed_pairs, sampler, loader)
 
 
-def open_logs(cfg, folder, run):
-    """Rank 0's TensorBoard writer; a resumed run first drops the log records written after its
-    checkpoint, so each log reads as if the run had never stopped."""
+def open_logs(cfg, folder, run, wandb_id=None):
+    """Rank 0's logs (TensorBoard, and W&B with --wandb: `logs.RunLogs`); a resumed run first
+    drops the log records written after its checkpoint, so each log reads as if the run had
+    never stopped."""
     folder.samples.mkdir(parents=True, exist_ok=True)
     for path, key, last in ((folder.losses, "step", run.step), (folder.metrics, "epoch", run.epoch)):
         if cfg.resume:
             truncate_jsonl(path, key, last)
         else:
             path.unlink(missing_ok=True)
-    return SummaryWriter(folder.tensorboard, purge_step=run.step + 1 if cfg.resume else None)
+    return open_run_logs(cfg, folder.tensorboard, folder.out,
+                         run.step + 1 if cfg.resume else None, wandb_id)
 
 
 class Saver:
@@ -237,6 +239,17 @@ def run_info(cfg, device, fast):
             "settings": fast.describe()}
 
 
+def write_run_config(cfg, folder, device, fast):
+    """OUT/config.yaml: the settings (cfg, resolved) and the `run` record; returns the record
+    (with the W&B run id, kept across --resume)."""
+    folder.out.mkdir(parents=True, exist_ok=True)
+    info = run_info(cfg, device, fast)
+    if cfg.wandb:
+        info["wandb_id"] = new_wandb_id(read_run_info(folder.config), cfg.resume)
+    write_config(folder.config, asdict(cfg), info)
+    return info
+
+
 def check_run_folder(cfg, folder):
     """A new run never overwrites a checkpoint; --resume PATH continues in PATH's run folder,
     or in an --out that holds no other run's checkpoint."""
@@ -259,12 +272,10 @@ def _train(cfg, d, device):
     warn_if_slow_amp(cfg.amp, device, log)  # e.g. bf16 on a CPU without native bf16
     folder = RunFolder(cfg.out)
     check_run_folder(cfg, folder)
-    if d.is_main:
-        folder.out.mkdir(parents=True, exist_ok=True)
-        write_config(folder.config, asdict(cfg), run_info(cfg, device, fast))
+    info = write_run_config(cfg, folder, device, fast) if d.is_main else {}
     data = prepare_data(cfg, d, device, log)
     run, ckpts = _start(cfg, d, device, folder, fast, log)
-    writer = open_logs(cfg, folder, run) if d.is_main else None
+    writer = open_logs(cfg, folder, run, info.get("wandb_id")) if d.is_main else None
     save = Saver(cfg, run, ckpts, d, log)
 
     total_epochs = cfg.n_epochs + cfg.n_epochs_decay
@@ -302,7 +313,8 @@ def _train(cfg, d, device):
             grid = sample_grid(run.G, data.fixed_pairs, device, cfg.test_mode, cfg.seed)
         save_image(grid, folder.samples / "final.png", nrow=3)
     return {"status": status, "step": run.step, "epoch": run.epoch,
-            "checkpoint": folder.checkpoint, "config": folder.config, "best": ckpts.best_path if ckpts.best else None,
+            "checkpoint": folder.checkpoint, "config": folder.config,
+            "best": ckpts.best_path if ckpts.best else None,
             "samples": folder.samples, "metrics": folder.metrics, "losses": folder.losses,
             "tensorboard": folder.tensorboard, "G": run.G, "D": run.D}
 
