@@ -4,10 +4,14 @@ Every row times the same `p2p_ref.paper.train_step.train_step` (one D update and
 
 - baseline: the paper-faithful setting: eager PyTorch, float32 everywhere (TF32 off), NCHW;
 - fast: what wins on this device (`p2p_ref.training.fast_path.choose`): on a GPU bf16 autocast,
-  channels-last, torch.compile, TF32, cuDNN autotuning and fused Adam; on a CPU float32 with
-  channels-last, and bf16 only where the CPU computes it natively (AVX512-BF16, AMX).
+  channels-last, torch.compile, TF32, cuDNN autotuning and fused Adam; on a CPU bf16 autocast
+  with channels-last where the CPU computes bf16 natively (AVX512-BF16, AMX), else the float32
+  baseline itself.
   `--compile-mode reduce-overhead` (or max-autotune) adds CUDA graphs, which pay off when small
   batches leave the GPU waiting for kernel launches.
+
+Every row is set up by `p2p_ref.training.device_setup.set_up_training`, the function
+`p2p-train` sets its device up with, so `p2p-train --fast-path on` trains with the "fast" row.
 
 `--each-option` adds one row per option on top of the baseline (channels-last, bf16, compile,
 ...), so you can see what each is worth on your machine. Each row runs in a fresh process, so

@@ -240,13 +240,16 @@ def run_info(cfg, device, fast):
 
 
 def write_run_config(cfg, folder, device, fast):
-    """OUT/config.yaml: the settings (cfg, resolved) and the `run` record; returns the record
-    (with the W&B run id, kept across --resume)."""
+    """OUT/config.yaml: the settings (cfg, resolved; resume off, so that --config repeats the
+    run) and the `run` record (versions, device, the checkpoint resumed, the W&B run id, kept
+    across --resume); returns the record."""
     folder.out.mkdir(parents=True, exist_ok=True)
     info = run_info(cfg, device, fast)
+    if cfg.resume:  # a record; the settings stay a recipe that starts a run
+        info["resumed_from"] = str(resume_path(cfg))
     if cfg.wandb:
         info["wandb_id"] = new_wandb_id(read_run_info(folder.config), cfg.resume)
-    write_config(folder.config, asdict(cfg), info)
+    write_config(folder.config, {**asdict(cfg), "resume": False}, info)
     return info
 
 

@@ -104,6 +104,9 @@ def test_resume_takes_a_checkpoint_path_and_rolls_the_run_back(syn, tmp_path, ca
         "--n-epochs", "3", "--n-epochs-decay", "0", "--resume", str(history), "--max-steps", "3"]))
     assert result["checkpoint"] == out / "checkpoint.pt" and result["step"] == 3
     assert steps(out) == [1, 2, 3]  # the log reads as if epochs 2 and 3 had never run
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert saved["run"]["resumed_from"] == str(history)
+    assert saved["resume"] is False  # config.yaml stays a recipe for a run of its own
     assert "resuming " + str(history) in capsys.readouterr().out
     # a run folder works as PATH too; bare --resume still means OUT/checkpoint.pt
     assert train(parse_args(flags + ["--resume", str(out), "--max-steps", "4"]))["step"] == 4
