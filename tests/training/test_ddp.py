@@ -78,3 +78,20 @@ def test_torchrun_two_cpu_processes(tmp_path):
     assert sorted(p.name for p in run.iterdir()) == [
         "best.pt", "checkpoint.pt", "config.yaml", "losses.jsonl", "metrics.jsonl", "samples",
         "tensorboard"]
+
+
+def test_sync_batchnorm_runs_as_plain_batchnorm_at_validation_and_comes_back():
+    """On CUDA, DDP runs convert BatchNorm to SyncBatchNorm; validation (each rank its own
+    images) and rank 0's sample grids run it as BatchNorm: per-image statistics, no waiting."""
+    from p2p_ref.training.validation import local_batchnorm
+    torch.manual_seed(0)
+    plain = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    synced = torch.nn.SyncBatchNorm.convert_sync_batchnorm(
+        torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4)))
+    synced.load_state_dict(plain.state_dict())
+    x = torch.randn(2, 3, 8, 8)
+    with local_batchnorm(synced):
+        assert type(synced[1]) is torch.nn.BatchNorm2d
+        assert torch.equal(synced(x), plain(x))
+    assert type(synced[1]) is torch.nn.SyncBatchNorm
+    assert torch.equal(synced[1].running_mean, plain[1].running_mean)
