@@ -4,10 +4,14 @@ Every row times the same `p2p_ref.paper.train_step.train_step` (one D update and
 
 - baseline: the paper-faithful setting: eager PyTorch, float32 everywhere (TF32 off), NCHW;
 - fast: what wins on this device (`p2p_ref.training.fast_path.choose`): on a GPU bf16 autocast,
-  channels-last, torch.compile, TF32, cuDNN autotuning and fused Adam; on a CPU float32 with
-  channels-last, and bf16 only where the CPU computes it natively (AVX512-BF16, AMX).
+  channels-last, torch.compile, TF32, cuDNN autotuning and fused Adam; on a CPU bf16 autocast
+  with channels-last where the CPU computes bf16 natively (AVX512-BF16, AMX), else the float32
+  baseline itself.
   `--compile-mode reduce-overhead` (or max-autotune) adds CUDA graphs, which pay off when small
   batches leave the GPU waiting for kernel launches.
+
+Every row is set up by `p2p_ref.training.device_setup.set_up_training`, the function
+`p2p-train` sets its device up with, so `p2p-train --fast-path on` trains with the "fast" row.
 
 `--each-option` adds one row per option on top of the baseline (channels-last, bf16, compile,
 ...), so you can see what each is worth on your machine. Each row runs in a fresh process, so
@@ -32,7 +36,8 @@ from pathlib import Path
 
 import torch
 
-from p2p_ref.training.fast_path import (BASELINE, COMPILE_MODES, FastPath, apply_backend_flags, choose)
+from p2p_ref.training.device_setup import set_up_training
+from p2p_ref.training.fast_path import BASELINE, COMPILE_MODES, FastPath, choose
 from p2p_ref.paper.models import PatchDiscriminator, UNetGenerator
 from p2p_ref.paper.train_step import make_optimizers, train_step
 from p2p_ref.training.devices import resolve_device
@@ -139,16 +144,13 @@ def _cudagraph_skips():
         return None
 
 
-def _models_and_batch(cfg, fast, device):
-    """G, D and a random batch (x, y) in [-1, 1] on `device`, channels-last if `fast` says so."""
+def _models_and_batch(cfg, device):
+    """G and D of the benchmark's size and a random batch (x, y) in [-1, 1] on `device`."""
     torch.manual_seed(0)
     G = UNetGenerator(num_downs=cfg.size.bit_length() - 1, ngf=cfg.ngf).to(device)
     D = PatchDiscriminator(ndf=cfg.ndf).to(device)
     x, y = (torch.rand(cfg.batch_size, 3, cfg.size, cfg.size, device=device) * 2 - 1
             for _ in range(2))
-    if fast.channels_last:
-        G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
-        x, y = (t.contiguous(memory_format=torch.channels_last) for t in (x, y))
     return G, D, x, y
 
 
@@ -174,20 +176,11 @@ def measure(cfg, label, fast):
     """Time one row (cfg resolved): fast.warmup untimed steps, then cfg.steps timed ones (fewer
     if cfg.max_seconds runs out, never fewer than 2). Returns the row as a dict."""
     device = torch.device(cfg.device)
-    apply_backend_flags(fast, device)
-    G, D, x, y = _models_and_batch(cfg, fast, device)
-    opt_G, opt_D = make_optimizers(G, D, fused=True if fast.fused_adam else None)
-    scaler = torch.amp.GradScaler(device.type) if fast.amp == "fp16" else None
-    G_run, D_run = G, D
-    if fast.compile:
-        G_run = torch.compile(G, mode=fast.compile_mode)
-        D_run = torch.compile(D, mode=fast.compile_mode)
+    G, D, x, y = _models_and_batch(cfg, device)
+    setup = set_up_training(fast, device, G, D)  # what p2p-train does with the same settings
 
     def step():
-        if fast.cuda_graphs:  # CUDA graphs: tell torch.compile a new iteration starts
-            torch.compiler.cudagraph_mark_step_begin()
-        return train_step(G_run, D_run, opt_G, opt_D, x, y, autocast_dtype=fast.autocast_dtype,
-                          scaler=scaler)
+        return setup.step(x, y)
 
     def sync():
         if device.type == "cuda":

@@ -12,6 +12,9 @@ A run folder keeps (`RunCheckpoints`):
                               --save-every-steps steps); --resume reads it
     best.pt                   the checkpoint of the epoch with the best validation metric
     checkpoints/epoch_NNN.pt  every --keep-every-epochs N epochs: the history
+    checkpoints/step_NNNNNNN.pt  the last --keep-last N step checkpoints (--save-every-steps)
+
+`--resume PATH` continues from any of them (`run_folder_of` finds the run folder it belongs to).
 """
 
 import math
@@ -118,7 +121,7 @@ class RunCheckpoints:
     keeps comparing against the same record.
     """
 
-    def __init__(self, out, keep_every_epochs=None, best_metric="val_l1"):
+    def __init__(self, out, keep_every_epochs=None, best_metric="val_l1", keep_last=None):
         if best_metric is not None and best_metric not in BEST_METRICS:
             raise ValueError(f"best_metric={best_metric!r}: expected one of "
                              f"{', '.join(BEST_METRICS)} (or None)")
@@ -130,11 +133,28 @@ class RunCheckpoints:
         self.best_path = self.out / "best.pt"
         self.history = self.out / "checkpoints"
         self.keep_every_epochs, self.best_metric = keep_every_epochs, best_metric
+        self.keep_last = keep_last
         self.best = None
 
     def save(self, checkpoint):
         """Write the latest checkpoint atomically (with the best-so-far record inside)."""
         return save_checkpoint(self.latest, {**checkpoint, "best": self.best})
+
+    def save_step(self, checkpoint, step):
+        """A --save-every-steps save: the latest checkpoint and, with keep_last, a copy in
+        checkpoints/step_NNNNNNN.pt, deleting the older ones beyond the last keep_last. Copies of
+        later steps (left by a run resumed from an earlier checkpoint) are kept until overwritten.
+        Returns the copy's path (or None)."""
+        self.save(checkpoint)
+        if not self.keep_last:
+            return None
+        self.history.mkdir(exist_ok=True)
+        path = _link_or_copy(self.latest, self.history / f"step_{step:07d}.pt")
+        older = sorted((int(p.stem[5:]), p) for p in self.history.glob("step_*.pt")
+                       if p.stem[5:].isdigit() and int(p.stem[5:]) <= step)
+        for _, old in older[:-self.keep_last]:
+            old.unlink(missing_ok=True)
+        return path
 
     def is_better(self, record):
         """True if the metrics `record` beat the best so far (NaN never does)."""
@@ -171,3 +191,12 @@ class RunCheckpoints:
         metric)."""
         best = checkpoint.get("best")
         self.best = best if best and best.get("metric") == self.best_metric else None
+
+
+def run_folder_of(path):
+    """The run folder a checkpoint belongs to: the folder itself, the folder of checkpoint.pt or
+    best.pt, the folder above checkpoints/epoch_NNN.pt and checkpoints/step_NNNNNNN.pt."""
+    path = Path(path)
+    if path.is_dir():
+        return path
+    return path.parent.parent if path.parent.name == "checkpoints" else path.parent

@@ -6,11 +6,12 @@ import random
 import numpy as np
 import torch
 
-from p2p_ref.paper.train_step import lr_factor, make_optimizers, make_schedulers
+from p2p_ref.paper.train_step import lr_factor, make_schedulers
 from p2p_ref.training.build import build_models
 from p2p_ref.training.checkpoint import load_checkpoint, set_rng_state
 from p2p_ref.training.config import ARCHITECTURE_D, ARCHITECTURE_G, MUST_MATCH, default
-from p2p_ref.training.devices import convert_sync_batchnorm
+from p2p_ref.training.device_setup import fast_path_for, set_up_training
+from p2p_ref.training.devices import convert_sync_batchnorm, wrap_ddp
 
 
 def seed_everything(seed):
@@ -75,23 +76,27 @@ def schedule_change_note(old, new, epoch, lr):
 
 
 class Run:
-    """G, D, Adam for each (sec. 3.3), their learning-rate schedules, the fp16 grad scaler, and
+    """G, D, Adam for each (sec. 3.3), their learning-rate schedules, the fp16 grad scaler, `setup`
+    (the networks a step runs, wrapped for DDP and compiled: `device_setup.TrainingSetup`), and
     where the run stands: `epoch` (epochs done), `batch` (batches done in the current epoch) and
     `step` (batches done in all). `state_dict` is what a checkpoint holds of them."""
 
     PARTS = ("G", "D", "opt_G", "opt_D", "sched_G", "sched_D")
 
-    def __init__(self, cfg, device, d, log=print):
+    def __init__(self, cfg, device, d, log=print, fast=None):
         seed_everything(cfg.seed)  # the same initial weights on every rank
         G, D = build_models(cfg)
         G, D = convert_sync_batchnorm(G.to(device), D.to(device), device, d, log)
-        if cfg.channels_last:
-            G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
-        self.G, self.D = G, D
-        self.opt_G, self.opt_D = make_optimizers(G, D, cfg.lr, cfg.beta1)
+        wrap = (lambda m: wrap_ddp(m, device)) if d.enabled else None
+        # TF32, cuDNN autotuning, channels-last, fused Adam, the GradScaler, DDP, torch.compile:
+        # what p2p-bench times as this FastPath (`device_setup`)
+        self.setup = set_up_training(fast or fast_path_for(cfg, device), device, G, D, cfg.lr,
+                                     cfg.beta1, wrap)
+        self.G, self.D = self.setup.G, self.setup.D
+        self.opt_G, self.opt_D = self.setup.opt_G, self.setup.opt_D
         self.sched_G, self.sched_D = make_schedulers(self.opt_G, self.opt_D, cfg.n_epochs,
                                                      cfg.n_epochs_decay)
-        self.scaler = torch.amp.GradScaler(device.type) if cfg.amp == "fp16" else None
+        self.scaler = self.setup.scaler
         seed_everything(cfg.seed + d.rank)  # each rank its own dropout noise
         self.epoch = self.batch = self.step = 0
 

@@ -20,21 +20,22 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
-from torch.utils.tensorboard import SummaryWriter
 from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
 from p2p_ref.datasets.aligned import AlignedDataset, DataWarning, collate_pairs, resolve_dataset
-from p2p_ref.paper.train_step import train_step
-from p2p_ref.training.checkpoint import RunCheckpoints, rng_state
-from p2p_ref.training.config import AMP_DTYPES, check_config, parse_args
+from p2p_ref.training.checkpoint import RunCheckpoints, rng_state, run_folder_of
+from p2p_ref.training.config import check_config, command_line, effective_config, resume_path
+from p2p_ref.training.config_file import config_text, package_version, read_run_info, write_config
 from p2p_ref.training.data_order import ResumableSampler, SeededPairs
 from p2p_ref.training.devices import (cleanup_distributed, gather_objects, resolve_device,
-                                      setup_distributed, wrap_ddp)
+                                      setup_distributed)
+from p2p_ref.training.device_setup import describe_choice, fast_path_for
 from p2p_ref.training.fast_path import warn_if_slow_amp
 from p2p_ref.training.jsonl import append_jsonl, truncate_jsonl
+from p2p_ref.training.logs import new_wandb_id, open_run_logs
 from p2p_ref.training.run import Run, init_from_checkpoint, resume, schedule_change_note
-from p2p_ref.training.validation import end_of_epoch, sample_grid
+from p2p_ref.training.validation import end_of_epoch, local_batchnorm, sample_grid
 
 __all__ = ["NonFiniteLossError", "make_datasets", "schedule_change_note", "train", "main"]
 
@@ -51,6 +52,7 @@ class RunFolder:
     def __post_init__(self):
         self.out = Path(self.out)
         self.checkpoint = self.out / "checkpoint.pt"
+        self.config = self.out / "config.yaml"
         self.samples = self.out / "samples"
         self.losses = self.out / "losses.jsonl"
         self.metrics = self.out / "metrics.jsonl"
@@ -120,16 +122,18 @@ def prepare_data(cfg, d, device, log):
     return Data(train_set, val_set, split, fixed_pairs, sampler, loader)
 
 
-def open_logs(cfg, folder, run):
-    """Rank 0's TensorBoard writer; a resumed run first drops the log records written after its
-    checkpoint, so each log reads as if the run had never stopped."""
+def open_logs(cfg, folder, run, wandb_id=None):
+    """Rank 0's logs (TensorBoard, and W&B with --wandb: `logs.RunLogs`); a resumed run first
+    drops the log records written after its checkpoint, so each log reads as if the run had
+    never stopped."""
     folder.samples.mkdir(parents=True, exist_ok=True)
     for path, key, last in ((folder.losses, "step", run.step), (folder.metrics, "epoch", run.epoch)):
         if cfg.resume:
             truncate_jsonl(path, key, last)
         else:
             path.unlink(missing_ok=True)
-    return SummaryWriter(folder.tensorboard, purge_step=run.step + 1 if cfg.resume else None)
+    return open_run_logs(cfg, folder.tensorboard, folder.out,
+                         run.step + 1 if cfg.resume else None, wandb_id)
 
 
 class Saver:
@@ -141,12 +145,15 @@ class Saver:
         self.cfg, self.run, self.ckpts, self.d, self.log = cfg, run, ckpts, d, log
         self.last_step = run.step if cfg.resume else None
 
-    def __call__(self, collective=True, record=None):
+    def __call__(self, collective=True, record=None, step=False):
         rngs = gather_objects(rng_state(), self.d) if collective else [rng_state()]
         self.last_step = self.run.step
         if not self.d.is_main:
             return
         checkpoint = {**self.run.state_dict(), "config": asdict(self.cfg), "rng": rngs}
+        if step:  # --save-every-steps (with --keep-last: a copy kept in checkpoints/)
+            self.ckpts.save_step(checkpoint, self.run.step)
+            return
         if record is None:
             self.ckpts.save(checkpoint)
             return
@@ -175,24 +182,20 @@ def check_finite(values, run, folder, save):
             f"{run.batch + 1}): stopping; {last}. Try --amp off, a lower --lr, or check the data")
 
 
-def run_epoch(cfg, run, nets, data, device, d, folder, writer, save, bar, done):
+def run_epoch(cfg, run, data, device, d, folder, writer, save, bar, done):
     """Train on the batches of epoch run.epoch + 1 that are left (all but the first run.batch);
     returns when the epoch ends or --max-steps is reached."""
-    G, D = nets
     data.sampler.set_epoch(run.epoch, skip=run.batch * cfg.batch_size)
     for x, y in data.loader:
         if done():
             return
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        if cfg.channels_last:
-            x, y = (t.contiguous(memory_format=torch.channels_last) for t in (x, y))
-        losses = train_step(G, D, run.opt_G, run.opt_D, x, y, cfg.lambda_l1, cfg.gan_mode,
-                            autocast_dtype=AMP_DTYPES[cfg.amp], scaler=run.scaler)
+        losses = run.setup.step(x, y, cfg.lambda_l1, cfg.gan_mode)  # train_step, fast path
         values = mean_losses(losses, d)
         check_finite(values, run, folder, save)
         run.step, run.batch = run.step + 1, run.batch + 1
         if cfg.save_every_steps and run.step % cfg.save_every_steps == 0:
-            save()
+            save(step=True)
         if d.is_main:
             append_jsonl(folder.losses, {"step": run.step, "epoch": run.epoch + 1, **values})
             for k, v in values.items():
@@ -218,30 +221,64 @@ def train(cfg):
     return result
 
 
-def _start(cfg, d, device, folder, log):
+def _start(cfg, d, device, folder, fast, log):
     """The run's state: fresh, fine-tuned from --init-from, or resumed from its checkpoint."""
-    run = Run(cfg, device, d, log)
-    ckpts = RunCheckpoints(folder.out, cfg.keep_every_epochs, cfg.best_metric)
+    run = Run(cfg, device, d, log, fast)
+    ckpts = RunCheckpoints(folder.out, cfg.keep_every_epochs, cfg.best_metric, cfg.keep_last)
     if cfg.init_from and not cfg.resume:
         init_from_checkpoint(run.G, run.D, cfg.init_from, cfg, log)
     if cfg.resume:
-        ckpts.restore(resume(run, cfg, folder.checkpoint, d, log))
+        ckpts.restore(resume(run, cfg, resume_path(cfg), d, log))
     return run, ckpts
+
+
+def run_info(cfg, device, fast):
+    """config.yaml's `run` section: versions, the device and the fast path in words."""
+    return {"p2p_ref": package_version("p2p_ref"), "torch": str(torch.__version__),
+            "python": sys.version.split()[0], "device": str(device),
+            "settings": fast.describe()}
+
+
+def write_run_config(cfg, folder, device, fast):
+    """OUT/config.yaml: the settings (cfg, resolved; resume off, so that --config repeats the
+    run) and the `run` record (versions, device, the checkpoint resumed, the W&B run id, kept
+    across --resume); returns the record."""
+    folder.out.mkdir(parents=True, exist_ok=True)
+    info = run_info(cfg, device, fast)
+    if cfg.resume:  # a record; the settings stay a recipe that starts a run
+        info["resumed_from"] = str(resume_path(cfg))
+    if cfg.wandb:
+        info["wandb_id"] = new_wandb_id(read_run_info(folder.config), cfg.resume)
+    write_config(folder.config, {**asdict(cfg), "resume": False}, info)
+    return info
+
+
+def check_run_folder(cfg, folder):
+    """A new run never overwrites a checkpoint; --resume PATH continues in PATH's run folder,
+    or in an --out that holds no other run's checkpoint."""
+    if folder.checkpoint.exists() and not cfg.resume:
+        raise FileExistsError(f"{folder.checkpoint} already exists: pass --resume to continue "
+                              f"that run, or choose another --out")
+    source = resume_path(cfg)
+    if (source and folder.checkpoint.exists()
+            and run_folder_of(source).resolve() != folder.out.resolve()):
+        raise FileExistsError(f"--resume {source} would continue in {folder.out}, which holds "
+                              f"another run's checkpoint ({folder.checkpoint}); choose another "
+                              f"--out")
 
 
 def _train(cfg, d, device):
     log = (lambda msg: tqdm.write(msg)) if d.is_main else (lambda msg: None)
+    fast = fast_path_for(cfg, device)
+    log(describe_choice(cfg, fast, device))
+    cfg = effective_config(cfg, device)  # what config.yaml and the checkpoints record
     warn_if_slow_amp(cfg.amp, device, log)  # e.g. bf16 on a CPU without native bf16
     folder = RunFolder(cfg.out)
-    if folder.checkpoint.exists() and not cfg.resume:
-        raise FileExistsError(f"{folder.checkpoint} already exists: pass --resume to continue "
-                              f"that run, or choose another --out")
+    check_run_folder(cfg, folder)
+    info = write_run_config(cfg, folder, device, fast) if d.is_main else {}
     data = prepare_data(cfg, d, device, log)
-    run, ckpts = _start(cfg, d, device, folder, log)
-    nets = (wrap_ddp(run.G, device), wrap_ddp(run.D, device)) if d.enabled else (run.G, run.D)
-    if cfg.compile:
-        nets = tuple(torch.compile(n) for n in nets)
-    writer = open_logs(cfg, folder, run) if d.is_main else None
+    run, ckpts = _start(cfg, d, device, folder, fast, log)
+    writer = open_logs(cfg, folder, run, info.get("wandb_id")) if d.is_main else None
     save = Saver(cfg, run, ckpts, d, log)
 
     total_epochs = cfg.n_epochs + cfg.n_epochs_decay
@@ -254,7 +291,7 @@ def _train(cfg, d, device):
     status = "finished"
     try:
         while run.epoch < total_epochs and not done():
-            run_epoch(cfg, run, nets, data, device, d, folder, writer, save, bar, done)
+            run_epoch(cfg, run, data, device, d, folder, writer, save, bar, done)
             if run.batch < len(data.loader):  # stopped by --max-steps in the middle of an epoch
                 break
             lr = run.lr  # the rate this epoch trained with
@@ -275,10 +312,12 @@ def _train(cfg, d, device):
         if writer is not None:
             writer.close()
     if d.is_main and status != "interrupted":
-        grid = sample_grid(run.G, data.fixed_pairs, device, cfg.test_mode, cfg.seed)
+        with local_batchnorm(run.G):  # rank 0 alone: SyncBatchNorm must not wait for the others
+            grid = sample_grid(run.G, data.fixed_pairs, device, cfg.test_mode, cfg.seed)
         save_image(grid, folder.samples / "final.png", nrow=3)
     return {"status": status, "step": run.step, "epoch": run.epoch,
-            "checkpoint": folder.checkpoint, "best": ckpts.best_path if ckpts.best else None,
+            "checkpoint": folder.checkpoint, "config": folder.config,
+            "best": ckpts.best_path if ckpts.best else None,
             "samples": folder.samples, "metrics": folder.metrics, "losses": folder.losses,
             "tensorboard": folder.tensorboard, "G": run.G, "D": run.D}
 
@@ -287,9 +326,26 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt  # SIGTERM (kill, a scheduler, torchrun) is handled like Ctrl-C
 
 
+def print_config(cfg):
+    """--print-config: the settings as the run's config.yaml would hold them."""
+    device = resolve_device(cfg.device)
+    print(config_text(asdict(effective_config(cfg, device)),
+                      run_info(cfg, device, fast_path_for(cfg, device))), end="")
+
+
 def main(argv=None):
     """The p2p-train command."""
-    cfg = parse_args(argv)
+    try:
+        cfg, show = command_line(argv)
+    except (FileNotFoundError, ValueError) as e:  # --config FILE: missing, unreadable, bad key
+        sys.exit(f"p2p-train: {e}")
+    if show:
+        try:
+            check_config(cfg)
+            print_config(cfg)
+        except (ValueError, RuntimeError) as e:
+            sys.exit(f"p2p-train: {type(e).__name__}: {e}")
+        return
     signal.signal(signal.SIGTERM, _interrupt)  # save a checkpoint before stopping
     try:
         result = train(cfg)
@@ -303,6 +359,7 @@ def main(argv=None):
               f"  metrics:     {result['metrics']}\n"
               f"  losses:      {result['losses']}\n"
               f"  checkpoint:  {result['checkpoint']}\n"
+              f"  config:      {result['config']}\n"
               + (f"  best:        {result['best']}\n" if result["best"] else "") +
               f"  TensorBoard: tensorboard --logdir {result['tensorboard']}")
     if result["status"] == "interrupted":

@@ -94,19 +94,44 @@ def run_generator(G, x, mode="paper", seed=0):
         return G(x)
 
 
-def validate(G, dataset, device, mode="paper", seed=0, channels_last=False):
+@contextlib.contextmanager
+def local_batchnorm(G):
+    """SyncBatchNorm layers of G run as plain BatchNorm inside the block. A paper-mode forward
+    (batch statistics on) would otherwise average the statistics of the different images that
+    the ranks hold, and wait for every rank; each image's own statistics are the paper's."""
+    synced = [m for m in G.modules() if isinstance(m, nn.SyncBatchNorm)]
+    for m in synced:
+        m.__class__ = nn.BatchNorm2d
+    try:
+        yield G
+    finally:
+        for m in synced:
+            m.__class__ = nn.SyncBatchNorm
+
+
+def validate(G, dataset, device, mode="paper", seed=0, channels_last=False, d=None):
     """Mean L1, PSNR and SSIM of G(x) against y over `dataset`, all on [0, 1] images
-    (`metrics.image_metrics`), one image at a time as at test time."""
-    totals = {"val_l1": 0.0, "val_psnr": 0.0, "val_ssim": 0.0}
-    with evaluating(G, mode, seed):
-        for i in range(len(dataset)):
+    (`metrics.image_metrics`), one image at a time as at test time. Under DDP (`d`) each rank
+    scores its share (images rank, rank + N, ...) and the sums are all-reduced, so every rank
+    returns the means over the whole set. Image i's dropout masks come from seed + i, so the
+    scores do not depend on how the images are shared out."""
+    rank, world = (d.rank, d.world_size) if d is not None and d.enabled else (0, 1)
+    sums = torch.zeros(4, dtype=torch.float64, device=device)  # l1, psnr, ssim, images
+    with local_batchnorm(G):
+        for i in range(rank, len(dataset), world):
             x, y = (t.unsqueeze(0).to(device) for t in dataset[i])
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            scores = image_metrics(denormalize(G(x).float())[0], denormalize(y)[0])
-            for k, v in scores.items():
-                totals["val_" + k] += v
-    return {k: v / max(1, len(dataset)) for k, v in totals.items()}
+            with evaluating(G, mode, seed + i):
+                out = G(x)
+            scores = image_metrics(denormalize(out.float())[0], denormalize(y)[0])
+            sums += torch.tensor([scores["l1"], scores["psnr"], scores["ssim"], 1.0],
+                                 dtype=torch.float64, device=device)
+    if world > 1:
+        torch.distributed.all_reduce(sums)
+    n = max(1.0, sums[3].item())
+    return {"val_l1": sums[0].item() / n, "val_psnr": sums[1].item() / n,
+            "val_ssim": sums[2].item() / n}
 
 
 def to_rgb(t):
@@ -135,17 +160,17 @@ def sample_grid(G, pairs, device, mode="paper", seed=0):
 
 def end_of_epoch(cfg, G, val_set, fixed_pairs, device, epoch, step, writer, lr, samples_dir,
                   metrics_path, d, log):
-    """Validation metrics and sample grids; every rank computes (SyncBatchNorm needs them all),
-    rank 0 writes. Neither touches the training RNG or G's BatchNorm statistics. Returns the
+    """Validation metrics, shared out over the ranks (`validate`), and sample grids, drawn and
+    written by rank 0. Neither touches the training RNG or G's BatchNorm statistics. Returns the
     epoch's record (epoch, step, lr and, in validation epochs, val_l1, val_psnr, val_ssim)."""
     record = {"epoch": epoch, "step": step, "lr": lr}
     if val_set and epoch % cfg.val_every == 0:
-        record.update(validate(G, val_set, device, cfg.test_mode, cfg.seed, cfg.channels_last))
-    if epoch % cfg.sample_every == 0:
-        grid = sample_grid(G, fixed_pairs, device, cfg.test_mode, cfg.seed)
-        if d.is_main:
-            save_image(grid, samples_dir / f"epoch_{epoch:03d}.png", nrow=3)
-            writer.add_image("samples (input | output | target)", make_grid(grid, nrow=3), step)
+        record.update(validate(G, val_set, device, cfg.test_mode, cfg.seed, cfg.channels_last, d))
+    if epoch % cfg.sample_every == 0 and d.is_main:
+        with local_batchnorm(G):
+            grid = sample_grid(G, fixed_pairs, device, cfg.test_mode, cfg.seed)
+        save_image(grid, samples_dir / f"epoch_{epoch:03d}.png", nrow=3)
+        writer.add_image("samples (input | output | target)", make_grid(grid, nrow=3), step)
     if d.is_main:
         append_jsonl(metrics_path, record)
         for k, v in record.items():

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import p2p_ref.training.checkpoint as checkpoint_mod
-import p2p_ref.training.train as train_mod
+import p2p_ref.training.device_setup as device_setup
 from p2p_ref.training.checkpoint import RunCheckpoints, load_checkpoint
 from p2p_ref.datasets.synthetic import make_synthetic_dataset
 from p2p_ref.training.config import TrainConfig
@@ -54,7 +54,7 @@ def uninterrupted(data, tmp_path_factory):
 def test_save_every_steps_resumes_mid_epoch_exactly(data, tmp_path, monkeypatch, uninterrupted):
     """A crash (no Ctrl-C, nothing saved on the way out) loses only the steps since the last
     --save-every-steps checkpoint; --resume then gives the losses of a run that never stopped."""
-    real_step, calls = train_mod.train_step, []
+    real_step, calls = device_setup.train_step, []
 
     def crash_at_step_3(*args, **kwargs):
         calls.append(1)
@@ -63,13 +63,13 @@ def test_save_every_steps_resumes_mid_epoch_exactly(data, tmp_path, monkeypatch,
         return real_step(*args, **kwargs)
 
     run = tmp_path / "run"
-    monkeypatch.setattr(train_mod, "train_step", crash_at_step_3)
+    monkeypatch.setattr(device_setup, "train_step", crash_at_step_3)
     with pytest.raises(RuntimeError, match="went away"):
         train(config(data / "one", run, save_every_steps=2))
     ck = load_checkpoint(run)
     # saved in the middle of epoch 1 (3 steps long), before the crash
     assert (ck["step"], ck["epoch"], ck["batch"]) == (2, 0, 2)
-    monkeypatch.setattr(train_mod, "train_step", real_step)
+    monkeypatch.setattr(device_setup, "train_step", real_step)
     train(config(data / "one", run, save_every_steps=2, resume=True))
     assert losses(run) == uninterrupted
 

@@ -11,12 +11,14 @@ from dataclasses import replace
 import pytest
 import torch
 
+import p2p_ref.training.device_setup as device_setup
 import p2p_ref.training.train as train_mod
 from p2p_ref.paper.losses import discriminator_loss, generator_loss
 from p2p_ref.paper.models import PatchDiscriminator, UNetGenerator
 from p2p_ref.datasets.synthetic import make_synthetic_dataset
 from p2p_ref.paper.train_step import lr_factor, make_optimizers, make_schedulers, train_step
 from p2p_ref.training.config import TrainConfig
+from p2p_ref.training.fast_path import AMP_DTYPES
 from p2p_ref.training.train import NonFiniteLossError, train
 
 
@@ -94,7 +96,7 @@ def test_train_step_under_autocast(amp):
     x, y = torch.rand(1, 3, 64, 64) * 2 - 1, torch.rand(1, 3, 64, 64) * 2 - 1
     scaler = torch.amp.GradScaler("cpu") if amp == "fp16" else None
     before = [p.clone() for p in G.parameters()]
-    losses = train_step(G, D, opt_G, opt_D, x, y, autocast_dtype=train_mod.AMP_DTYPES[amp],
+    losses = train_step(G, D, opt_G, opt_D, x, y, autocast_dtype=AMP_DTYPES[amp],
                         scaler=scaler)
     assert all(torch.isfinite(v) for v in losses.values())
     assert any(not torch.equal(a, b) for a, b in zip(before, G.parameters()))
@@ -194,7 +196,7 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_continues_exactly(synthetic, tmp_p
         return real_step(*args, **kwargs)
 
     run = tmp_path / "run"
-    monkeypatch.setattr(train_mod, "train_step", interrupted_at_step_6)
+    monkeypatch.setattr(device_setup, "train_step", interrupted_at_step_6)
     with pytest.raises(SystemExit) as exit_info:
         train_mod.main([str(synthetic), "--load-size", "72", "--crop-size", "64",
                         "--num-downs", "6", "--ngf", "8", "--ndf", "8", "--n-epochs", "1",
@@ -203,7 +205,7 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_continues_exactly(synthetic, tmp_p
     assert exit_info.value.code == 130
     assert "--resume" in capsys.readouterr().out
     assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 5
-    monkeypatch.setattr(train_mod, "train_step", real_step)
+    monkeypatch.setattr(device_setup, "train_step", real_step)
     train(tiny_config(synthetic, run, max_steps=7, resume=True))
     assert read_losses(run) == uninterrupted
 
@@ -221,7 +223,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(synthetic, tmp_path, 
             losses["loss_G_L1"] = torch.tensor(float("nan"))
         return losses
 
-    monkeypatch.setattr(train_mod, "train_step", nan_at_step_6)
+    monkeypatch.setattr(device_setup, "train_step", nan_at_step_6)
     with pytest.raises(NonFiniteLossError, match=r"loss_G_L1 = nan at step 6") as err:
         train(tiny_config(synthetic, run))
     assert "untouched" in str(err.value) and "step 4" in str(err.value)
