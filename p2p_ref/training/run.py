@@ -6,8 +6,8 @@ import random
 import numpy as np
 import torch
 
-from p2p_ref.paper.train_step import lr_factor, make_optimizers, make_schedulers
-from p2p_ref.training.build import build_models
+from p2p_ref.paper.train_step import lr_factor
+from p2p_ref.training import pieces as stand_ins
 from p2p_ref.training.checkpoint import load_checkpoint, set_rng_state
 from p2p_ref.training.config import ARCHITECTURE_D, ARCHITECTURE_G, MUST_MATCH, default
 from p2p_ref.training.devices import convert_sync_batchnorm
@@ -81,16 +81,16 @@ class Run:
 
     PARTS = ("G", "D", "opt_G", "opt_D", "sched_G", "sched_D")
 
-    def __init__(self, cfg, device, d, log=print):
+    def __init__(self, cfg, device, d, log=print, pieces=None):
         seed_everything(cfg.seed)  # the same initial weights on every rank
-        G, D = build_models(cfg)
+        G, D = stand_ins.models(pieces, cfg)  # pieces: p2p_ref.training.pieces.Pieces or None
         G, D = convert_sync_batchnorm(G.to(device), D.to(device), device, d, log)
         if cfg.channels_last:
             G, D = G.to(memory_format=torch.channels_last), D.to(memory_format=torch.channels_last)
         self.G, self.D = G, D
-        self.opt_G, self.opt_D = make_optimizers(G, D, cfg.lr, cfg.beta1)
-        self.sched_G, self.sched_D = make_schedulers(self.opt_G, self.opt_D, cfg.n_epochs,
-                                                     cfg.n_epochs_decay)
+        self.opt_G, self.opt_D = stand_ins.optimizers(pieces, G, D, cfg)
+        self.sched_G, self.sched_D = stand_ins.schedulers(pieces, self.opt_G, self.opt_D, cfg)
+        self.pieces = pieces
         self.scaler = torch.amp.GradScaler(device.type) if cfg.amp == "fp16" else None
         seed_everything(cfg.seed + d.rank)  # each rank its own dropout noise
         self.epoch = self.batch = self.step = 0

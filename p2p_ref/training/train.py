@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from p2p_ref.datasets.aligned import AlignedDataset, DataWarning, collate_pairs, resolve_dataset
 from p2p_ref.paper.train_step import train_step
+from p2p_ref.training import pieces as stand_ins
 from p2p_ref.training.checkpoint import RunCheckpoints, rng_state
 from p2p_ref.training.config import AMP_DTYPES, check_config, parse_args
 from p2p_ref.training.data_order import ResumableSampler, SeededPairs
@@ -88,7 +89,7 @@ def make_datasets(root, cfg, check=True):
     return train_set, val_set, split
 
 
-def prepare_data(cfg, d, device, log):
+def prepare_data(cfg, d, device, log, pieces=None):
     """The datasets (rank 0 first: it may generate the synthetic set), the start-up data check's
     warnings through the run's log, and the resumable shuffled loader."""
     if d.is_main:
@@ -99,6 +100,7 @@ def prepare_data(cfg, d, device, log):
     with warnings.catch_warnings(record=True) as found:
         warnings.simplefilter("always", DataWarning)
         train_set, val_set, split = make_datasets(root, cfg, check=d.is_main)
+    train_set = stand_ins.train_set(pieces, train_set)
     for w in found:
         if issubclass(w.category, DataWarning):
             log(f"data warning: {w.message}")
@@ -186,8 +188,11 @@ def run_epoch(cfg, run, nets, data, device, d, folder, writer, save, bar, done):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         if cfg.channels_last:
             x, y = (t.contiguous(memory_format=torch.channels_last) for t in (x, y))
-        losses = train_step(G, D, run.opt_G, run.opt_D, x, y, cfg.lambda_l1, cfg.gan_mode,
-                            autocast_dtype=AMP_DTYPES[cfg.amp], scaler=run.scaler)
+        if run.pieces and run.pieces.train_step:  # someone else's step (p2p_ref.training.pieces)
+            losses = stand_ins.step(run.pieces, G, D, run.opt_G, run.opt_D, x, y, cfg)
+        else:
+            losses = train_step(G, D, run.opt_G, run.opt_D, x, y, cfg.lambda_l1, cfg.gan_mode,
+                                autocast_dtype=AMP_DTYPES[cfg.amp], scaler=run.scaler)
         values = mean_losses(losses, d)
         check_finite(values, run, folder, save)
         run.step, run.batch = run.step + 1, run.batch + 1
@@ -202,14 +207,15 @@ def run_epoch(cfg, run, nets, data, device, d, folder, writer, save, bar, done):
             bar.update()
 
 
-def train(cfg):
+def train(cfg, pieces=None):
     """Run (or resume) training; returns a dict: status ("finished", "stopped" at max_steps or
     "interrupted"), step, epoch, where the outputs are, and the trained G and D.
-    Raises NonFiniteLossError."""
+    pieces (p2p_ref.training.pieces.Pieces) may replace the networks, optimizers, schedule, step
+    and training set. Raises NonFiniteLossError."""
     check_config(cfg)
     d, device = setup_distributed(resolve_device(cfg.device))
     try:
-        result = _train(cfg, d, device)
+        result = _train(cfg, d, device, pieces)
     except BaseException:
         if d.enabled and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
@@ -218,9 +224,9 @@ def train(cfg):
     return result
 
 
-def _start(cfg, d, device, folder, log):
+def _start(cfg, d, device, folder, log, pieces=None):
     """The run's state: fresh, fine-tuned from --init-from, or resumed from its checkpoint."""
-    run = Run(cfg, device, d, log)
+    run = Run(cfg, device, d, log, pieces)
     ckpts = RunCheckpoints(folder.out, cfg.keep_every_epochs, cfg.best_metric)
     if cfg.init_from and not cfg.resume:
         init_from_checkpoint(run.G, run.D, cfg.init_from, cfg, log)
@@ -229,15 +235,15 @@ def _start(cfg, d, device, folder, log):
     return run, ckpts
 
 
-def _train(cfg, d, device):
+def _train(cfg, d, device, pieces=None):
     log = (lambda msg: tqdm.write(msg)) if d.is_main else (lambda msg: None)
     warn_if_slow_amp(cfg.amp, device, log)  # e.g. bf16 on a CPU without native bf16
     folder = RunFolder(cfg.out)
     if folder.checkpoint.exists() and not cfg.resume:
         raise FileExistsError(f"{folder.checkpoint} already exists: pass --resume to continue "
                               f"that run, or choose another --out")
-    data = prepare_data(cfg, d, device, log)
-    run, ckpts = _start(cfg, d, device, folder, log)
+    data = prepare_data(cfg, d, device, log, pieces)
+    run, ckpts = _start(cfg, d, device, folder, log, pieces)
     nets = (wrap_ddp(run.G, device), wrap_ddp(run.D, device)) if d.enabled else (run.G, run.D)
     if cfg.compile:
         nets = tuple(torch.compile(n) for n in nets)
