@@ -179,10 +179,10 @@ def _mark(obj, piece):
     return obj
 
 
-def _saved(lesson, cache):
+def _saved(lesson, cache, folder):
     if lesson not in cache:
         try:
-            cache[lesson] = load_work(lesson)
+            cache[lesson] = load_work(lesson, folder)
         except WorkNotFound as e:
             cache[lesson] = e
     return cache[lesson]
@@ -218,10 +218,11 @@ def _with_yours(piece, blocks):
     return f"; the reference calls your {' and '.join(mine)}" if mine else ""
 
 
-def own_pipeline(lesson5=None, names=None, log=print):
+def own_pipeline(lesson5=None, names=None, log=print, folder=None):
     """The Pipeline of every piece in PIECES. Lessons 1-4 (and 5 when `lesson5` is None) come from
-    the student's saved work (p2p_ref.course.coursework); `lesson5` maps lesson 5's names to the
-    notebook's objects (None: not written). `names` limits the pieces; log prints each row."""
+    the student's saved work in `folder` (default: p2p_ref.course.coursework.work_dir());
+    `lesson5` maps lesson 5's names to the notebook's objects (None: not written). `names` limits
+    the pieces; log prints each row. Loading saved work runs its code: load only your own."""
     pipe, cache = Pipeline(), {}
     for piece in PIECES:
         if names is not None and piece.name not in names:
@@ -229,7 +230,7 @@ def own_pipeline(lesson5=None, names=None, log=print):
         if lesson5 is not None and piece.lesson == L5:
             own = lesson5.get(piece.name) or f"missing: no {piece.name} in this notebook"
         else:
-            saved = _saved(piece.lesson, cache)
+            saved = _saved(piece.lesson, cache, folder)
             own = (f"missing: {str(saved).split(': ')[0]}" if isinstance(saved, WorkNotFound) else saved.get(piece.name)
                    or f"missing: {piece.name} was not saved in {piece.lesson}; run its last cell again")
         pipe.pieces[piece.name], row = _choose(piece, own, pipe.pieces)
