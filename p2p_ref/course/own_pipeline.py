@@ -188,34 +188,35 @@ def _saved(lesson, cache, folder):
     return cache[lesson]
 
 
-def _choose(piece, own, chosen):
-    """(object in use, Row) for one piece, given the student's object (or the reason it is absent)."""
+def _choose(piece, own, chosen, mine):
+    """(object in use, Row) for one piece, given the student's object or why it is absent
+    ("missing: ..."); chosen: the pieces in use so far, mine: the names of those that are yours.
+    Pieces built on blocks are bound to the blocks in use (rebind), and marked as carried when
+    they run the student's code (so that lesson 5's graded train_step check swaps them out)."""
     blocks = {b: chosen[b] for b in piece.blocks if chosen.get(b) is not None}
-    fell_back = [b for b, obj in blocks.items() if getattr(obj, MARK, None) is None]
-    if isinstance(own, str):
-        obj = rebind(piece.reference, **blocks)
-        return obj, Row(piece.name, piece.lesson, "reference", f"{own}" + _with_yours(piece, blocks))
-    problem = _check(piece, own)
-    if problem is None:
-        return _mark(rebind(own, **blocks), piece), Row(piece.name, piece.lesson, "yours", "passes its check"
-                                                       + _with_reference(fell_back))
-    if fell_back and piece.name != "train_step":  # the student's blocks may be what fails
-        swapped = rebind(own, **{b: blocks[b] for b in fell_back})
-        if _check(piece, swapped) is None:
-            return _mark(swapped, piece), Row(piece.name, piece.lesson, "yours",
-                                              "passes its check" + _with_reference(fell_back))
+    not_mine = [b for b in blocks if b not in mine]
+    ran_mine = [b for b in blocks if b in mine]
+    if not isinstance(own, str):
+        problem = _check(piece, own)
+        if problem is None:
+            return _mark(rebind(own, **blocks), piece), _row(piece, "yours", "passes its check", not_mine)
+        if not_mine and piece.name != "train_step":  # the student's own blocks may be what fails
+            swapped = rebind(own, **{b: blocks[b] for b in not_mine})
+            if _check(piece, swapped) is None:
+                return _mark(rebind(swapped, **blocks), piece), _row(piece, "yours", "passes its check",
+                                                                     not_mine)
+        own = f"yours fails its check ({problem}); fix it in lesson {piece.lesson[2]}"
     obj = rebind(piece.reference, **blocks)
-    return obj, Row(piece.name, piece.lesson, "reference", f"yours fails its check ({problem}); fix it "
-                    f"in lesson {piece.lesson[2]}" + _with_yours(piece, blocks))
+    if obj is not piece.reference:
+        _mark(obj, piece)
+    why = own + (f"; the reference calls your {' and '.join(ran_mine)}" if ran_mine else "")
+    return obj, Row(piece.name, piece.lesson, "reference", why)
 
 
-def _with_reference(fell_back):
-    return f", run with the reference {' and '.join(fell_back)} (yours fails)" if fell_back else ""
-
-
-def _with_yours(piece, blocks):
-    mine = [b for b, obj in blocks.items() if getattr(obj, MARK, None) is not None]
-    return f"; the reference calls your {' and '.join(mine)}" if mine else ""
+def _row(piece, whose, why, not_mine):
+    if not_mine:
+        why += f", run with the reference {' and '.join(not_mine)} (yours is not in use)"
+    return Row(piece.name, piece.lesson, whose, why)
 
 
 def own_pipeline(lesson5=None, names=None, log=print, folder=None):
@@ -233,8 +234,13 @@ def own_pipeline(lesson5=None, names=None, log=print, folder=None):
             saved = _saved(piece.lesson, cache, folder)
             own = (f"missing: {str(saved).split(': ')[0]}" if isinstance(saved, WorkNotFound) else saved.get(piece.name)
                    or f"missing: {piece.name} was not saved in {piece.lesson}; run its last cell again")
-        pipe.pieces[piece.name], row = _choose(piece, own, pipe.pieces)
+        mine = {r.piece for r in pipe.rows if r.whose == "yours"}
+        pipe.pieces[piece.name], row = _choose(piece, own, pipe.pieces, mine)
         pipe.rows.append(row)
         if log:
             log(f"  {row.whose:<9} {row.piece} (lesson {row.lesson[2]}): {row.why}")
     return pipe
+
+
+EARLIER = tuple(p.name for p in PIECES if p.lesson != L5)  # lessons 1-4: what lesson 5 carries over
+DATA = ("split_ab", "normalize", "paired_jitter", "make_train_set")  # what makes the training set

@@ -17,7 +17,7 @@ from p2p_ref.course.own_pairs import OwnPairs
 from p2p_ref.course.own_pipeline import LESSON5, PIECES, own_pipeline
 from p2p_ref.datasets.synthetic import make_synthetic_dataset
 from p2p_ref.paper import data, losses, models
-from solution_work import save_solution_work
+from solution_work import ROOT, save_solution_work
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -90,7 +90,7 @@ def test_a_broken_gan_loss_is_replaced_and_the_composites_run_with_the_reference
     assert "not written yet" in pipe.row("gan_loss").why
     for name in ("discriminator_loss", "generator_loss"):
         assert pipe.row(name).whose == "yours"
-        assert "reference gan_loss" in pipe.row(name).why
+        assert "run with the reference gan_loss" in pipe.row(name).why
         assert pipe.pieces[name].__globals__["gan_loss"] is losses.gan_loss
     assert pipe.row("train_step").whose == "yours"
     train_two_steps(pipe, root, tmp_path)  # the broken gan_loss would raise here
@@ -140,3 +140,37 @@ def test_lesson1_rows_say_when_its_code_cannot_prepare_the_data(solution_work, t
     assert {r.whose for r in pipe.rows} == {"reference"}
     assert all("not used" in r.why for r in pipe.rows)
     assert pipe.split_ab is not data.split_ab  # the object stays; the table tells the truth
+
+
+def test_lesson5_runs_to_the_end_with_broken_and_unfinished_pieces(solution_work, tmp_path, monkeypatch):
+    """The solution notebook as a student may have it: lesson 4's gan_loss unfinished, lesson 2's
+    U-Net wrong, lesson 5's make_optimizers not written. Only the optimizers' graded cell fails;
+    the training cell runs, and the table and the closing text name exactly those stand-ins."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    work = variant(solution_work, tmp_path, "ex4_losses", {"gan_loss": BROKEN_GAN_LOSS})
+    save_solution_work(work, lessons=("ex2_unet",), breaks={"UNetGenerator": BROKEN_UNET})
+    monkeypatch.setenv("P2P_MY_WORK", str(work))
+    nb = nbformat.read(str(ROOT / "solutions/ex5_training/ex5_training.ipynb"), as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex5-make-optimizers")
+    cell.source = "def make_optimizers(G, D, lr=2e-4, beta1=0.5):\n    raise NotImplementedError()"
+    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+
+    def output(grade_id):
+        cell = next(c for c in nb.cells if c.get("id") == grade_id or
+                    c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+        return cell, "".join(o.get("text", "") for o in cell.outputs)
+
+    failed = [c.metadata.get("nbgrader", {}).get("grade_id", c.get("id")) for c in nb.cells
+              if c.cell_type == "code" and any(o.output_type == "error" for o in c.outputs)]
+    assert failed == ["ex5-test-optimizers"]
+    table = output("ex5-pipeline")[1]
+    rows = {line.split()[0]: line.split()[2] for line in table.splitlines()[2:]}
+    assert {name for name, w in rows.items() if w == "reference"} == {"gan_loss", "UNetGenerator",
+                                                                      "make_optimizers"}
+    assert "run with the reference gan_loss" in table and "not written yet" in table
+    run = output("68f0e7d3")[1]
+    assert "6 steps" in run and "The reference stood in for: UNetGenerator, gan_loss, make_optimizers" in run
+    assert output("ex5-whose-run")[1].strip() == run.strip().splitlines()[-1]
