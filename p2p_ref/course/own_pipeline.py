@@ -194,9 +194,8 @@ def _choose(piece, own, chosen, mine):
     Pieces built on blocks are bound to the blocks in use (rebind), and marked as carried when
     they run the student's code (so that lesson 5's graded train_step check swaps them out)."""
     blocks = {b: chosen[b] for b in piece.blocks if chosen.get(b) is not None}
-    not_mine = [b for b in blocks if b not in mine]
-    ran_mine = [b for b in blocks if b in mine]
     if not isinstance(own, str):
+        not_mine = [b for b in _calls(own, blocks) if b not in mine]
         problem = _check(piece, own)
         if problem is None:
             return _mark(rebind(own, **blocks), piece), _row(piece, "yours", "passes its check", not_mine)
@@ -209,8 +208,15 @@ def _choose(piece, own, chosen, mine):
     obj = rebind(piece.reference, **blocks)
     if obj is not piece.reference:
         _mark(obj, piece)
+    ran_mine = [b for b in _calls(piece.reference, blocks) if b in mine]
     why = own + (f"; the reference calls your {' and '.join(ran_mine)}" if ran_mine else "")
     return obj, Row(piece.name, piece.lesson, "reference", why)
+
+
+def _calls(fn, blocks):
+    """The names among `blocks` that function fn calls by a global name."""
+    names = getattr(getattr(fn, "__code__", None), "co_names", ())
+    return [b for b in blocks if b in names]
 
 
 def _row(piece, whose, why, not_mine):

@@ -97,6 +97,21 @@ def test_a_broken_gan_loss_is_replaced_and_the_composites_run_with_the_reference
     assert "gan_loss (the table says why)" in pipe.summary()
 
 
+def test_a_wrong_composite_is_replaced_by_the_reference_calling_the_students_blocks(solution_work,
+                                                                                    tmp_path):
+    work = variant(solution_work, tmp_path, "ex4_losses", {"discriminator_loss": (
+        "def discriminator_loss(real_logits, fake_logits, mode='vanilla'):\n"
+        "    return gan_loss(real_logits, True, mode) + gan_loss(fake_logits, False, mode)")})
+    pipe = own_pipeline(folder=work, log=None, names=("gan_loss", "l1_loss", "discriminator_loss"))
+    row = pipe.row("discriminator_loss")
+    assert row.whose == "reference" and "fails its check" in row.why
+    assert row.why.endswith("the reference calls your gan_loss")
+    assert pipe.discriminator_loss.__globals__["gan_loss"] is pipe.gan_loss is not losses.gan_loss
+    logits = torch.zeros(1, 1, 4, 4)
+    assert float(pipe.discriminator_loss(logits, logits)) == pytest.approx(float(
+        losses.discriminator_loss(logits, logits)))
+
+
 def test_nothing_saved_trains_the_reference_and_says_nothing_was_yours(root, tmp_path):
     pipe = own_pipeline(folder=tmp_path / "empty", log=None)
     assert set(whose(pipe).values()) == {"reference"}
