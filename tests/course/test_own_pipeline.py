@@ -148,6 +148,15 @@ def test_a_unet_that_fails_its_check_is_replaced_by_the_reference(solution_work,
     train_two_steps(pipe, root, tmp_path)
 
 
+def test_while_grading_nothing_is_loaded_or_checked(solution_work, monkeypatch):
+    lesson5 = load_work("ex5_training", solution_work)
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    monkeypatch.setattr("p2p_ref.course.own_pipeline._check", lambda *a: pytest.fail("checked"))
+    pipe = own_pipeline(lesson5=lesson5, folder=solution_work, log=None)
+    assert {r.whose for r in pipe.rows} == {"reference"}
+    assert all("graded" in r.why for r in pipe.rows)
+
+
 def test_lesson1_rows_say_when_its_code_cannot_prepare_the_data(solution_work, tmp_path):
     pipe = own_pipeline(folder=solution_work, log=None, names=("split_ab", "normalize", "paired_jitter"))
     not_aligned = [(torch.zeros(3, 8, 8), torch.zeros(3, 8, 8))]
