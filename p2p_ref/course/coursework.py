@@ -45,8 +45,8 @@ def work_dir():
     return (here.parent if re.match(r"ex\d+_", here.name) else here) / "my_work"
 
 
-def work_file(lesson):
-    return work_dir() / f"{lesson}.pkl"
+def work_file(lesson, folder=None):
+    return (Path(folder) if folder is not None else work_dir()) / f"{lesson}.pkl"
 
 
 def save_work(lesson, **objects):
@@ -79,9 +79,11 @@ class WorkNotFound(Exception):
     """No usable saved work for a lesson; the message says why and what to do."""
 
 
-def load_work(lesson):
-    """{name: object} that `save_work(lesson, ...)` saved; WorkNotFound says why when there is none."""
-    path = work_file(lesson)
+def load_work(lesson, folder=None):
+    """{name: object} that `save_work(lesson, ...)` saved (in `folder`, default work_dir());
+    WorkNotFound says why when there is none. Loading runs the saved code's definitions: load only
+    your own work."""
+    path = work_file(lesson, folder)
     if grading():
         raise WorkNotFound("the notebook is being graded: each lesson is graded on its own")
     if not path.is_file():

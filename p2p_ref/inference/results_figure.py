@@ -76,7 +76,7 @@ def outputs_at(checkpoint, inputs, seed=0):
     return denormalize(G(inputs)).clamp(0, 1)
 
 
-def _columns(history, shown, cfg, dataset, data_root, rows, first):
+def _columns(history, shown, cfg, dataset, data_root, rows, first, run="the run"):
     """The figure's columns, (title, images in [0, 1]): the inputs, G's outputs at each shown
     epoch and the targets, for `rows` test pairs spread over the split from `first` on."""
     root = resolve_dataset(dataset, data_root)
@@ -137,7 +137,7 @@ def make_figure(run, dataset, out, rows=4, caption="", first=0, data_root="datas
     history = kept_epochs(run)
     shown = pick(history)
     ck = torch.load(history[shown[-1]], map_location="cpu", weights_only=True)
-    columns = _columns(history, shown, ck["config"], dataset, data_root, rows, first)
+    columns = _columns(history, shown, ck["config"], dataset, data_root, rows, first, run)
 
     height = 2.1 * rows + 3.2
     fig = plt.figure(figsize=(2.1 * len(columns), height), dpi=110)

@@ -6,8 +6,8 @@ import random
 import numpy as np
 import torch
 
-from p2p_ref.paper.train_step import lr_factor, make_schedulers
-from p2p_ref.training.build import build_models
+from p2p_ref.paper.train_step import lr_factor
+from p2p_ref.training import pieces as stand_ins
 from p2p_ref.training.checkpoint import load_checkpoint, set_rng_state
 from p2p_ref.training.config import ARCHITECTURE_D, ARCHITECTURE_G, MUST_MATCH, default
 from p2p_ref.training.device_setup import fast_path_for, set_up_training
@@ -83,20 +83,23 @@ class Run:
 
     PARTS = ("G", "D", "opt_G", "opt_D", "sched_G", "sched_D")
 
-    def __init__(self, cfg, device, d, log=print, fast=None):
+    def __init__(self, cfg, device, d, log=print, fast=None, pieces=None):
         seed_everything(cfg.seed)  # the same initial weights on every rank
-        G, D = build_models(cfg)
+        G, D = stand_ins.models(pieces, cfg)  # pieces: p2p_ref.training.pieces.Pieces or None
         G, D = convert_sync_batchnorm(G.to(device), D.to(device), device, d, log)
         wrap = (lambda m: wrap_ddp(m, device)) if d.enabled else None
         # TF32, cuDNN autotuning, channels-last, fused Adam, the GradScaler, DDP, torch.compile:
         # what p2p-bench times as this FastPath (`device_setup`)
         self.setup = set_up_training(fast or fast_path_for(cfg, device), device, G, D, cfg.lr,
                                      cfg.beta1, wrap)
+        if pieces and pieces.make_optimizers:  # someone else's optimizers (training.pieces)
+            self.setup.opt_G, self.setup.opt_D = stand_ins.optimizers(
+                pieces, self.setup.G, self.setup.D, cfg)
         self.G, self.D = self.setup.G, self.setup.D
         self.opt_G, self.opt_D = self.setup.opt_G, self.setup.opt_D
-        self.sched_G, self.sched_D = make_schedulers(self.opt_G, self.opt_D, cfg.n_epochs,
-                                                     cfg.n_epochs_decay)
+        self.sched_G, self.sched_D = stand_ins.schedulers(pieces, self.opt_G, self.opt_D, cfg)
         self.scaler = self.setup.scaler
+        self.pieces = pieces
         seed_everything(cfg.seed + d.rank)  # each rank its own dropout noise
         self.epoch = self.batch = self.step = 0
 

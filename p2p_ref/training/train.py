@@ -27,6 +27,7 @@ from p2p_ref.datasets.aligned import AlignedDataset, DataWarning, collate_pairs,
 from p2p_ref.training.checkpoint import RunCheckpoints, rng_state, run_folder_of
 from p2p_ref.training.config import check_config, command_line, effective_config, resume_path
 from p2p_ref.training.config_file import config_text, package_version, read_run_info, write_config
+from p2p_ref.training import pieces as stand_ins
 from p2p_ref.training.data_order import ResumableSampler, SeededPairs
 from p2p_ref.training.devices import (cleanup_distributed, gather_objects, resolve_device,
                                       setup_distributed)
@@ -90,7 +91,7 @@ def make_datasets(root, cfg, check=True):
     return train_set, val_set, split
 
 
-def prepare_data(cfg, d, device, log):
+def prepare_data(cfg, d, device, log, pieces=None):
     """The datasets (rank 0 first: it may generate the synthetic set), the start-up data check's
     warnings through the run's log, and the resumable shuffled loader."""
     if d.is_main:
@@ -101,6 +102,7 @@ def prepare_data(cfg, d, device, log):
     with warnings.catch_warnings(record=True) as found:
         warnings.simplefilter("always", DataWarning)
         train_set, val_set, split = make_datasets(root, cfg, check=d.is_main)
+    train_set = stand_ins.train_set(pieces, train_set)
     for w in found:
         if issubclass(w.category, DataWarning):
             log(f"data warning: {w.message}")
@@ -190,7 +192,13 @@ def run_epoch(cfg, run, data, device, d, folder, writer, save, bar, done):
         if done():
             return
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        losses = run.setup.step(x, y, cfg.lambda_l1, cfg.gan_mode)  # train_step, fast path
+        if run.pieces and run.pieces.train_step:  # someone else's step (p2p_ref.training.pieces)
+            if run.setup.fast.channels_last:
+                x, y = (t.contiguous(memory_format=torch.channels_last) for t in (x, y))
+            losses = stand_ins.step(run.pieces, run.setup.G_run, run.setup.D_run, run.opt_G,
+                                    run.opt_D, x, y, cfg, run.setup.fast.amp)
+        else:
+            losses = run.setup.step(x, y, cfg.lambda_l1, cfg.gan_mode)  # train_step, fast path
         values = mean_losses(losses, d)
         check_finite(values, run, folder, save)
         run.step, run.batch = run.step + 1, run.batch + 1
@@ -205,14 +213,15 @@ def run_epoch(cfg, run, data, device, d, folder, writer, save, bar, done):
             bar.update()
 
 
-def train(cfg):
+def train(cfg, pieces=None):
     """Run (or resume) training; returns a dict: status ("finished", "stopped" at max_steps or
     "interrupted"), step, epoch, where the outputs are, and the trained G and D.
-    Raises NonFiniteLossError."""
+    pieces (p2p_ref.training.pieces.Pieces) may replace the networks, optimizers, schedule, step
+    and training set. Raises NonFiniteLossError."""
     check_config(cfg)
     d, device = setup_distributed(resolve_device(cfg.device))
     try:
-        result = _train(cfg, d, device)
+        result = _train(cfg, d, device, pieces)
     except BaseException:
         if d.enabled and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
@@ -221,9 +230,9 @@ def train(cfg):
     return result
 
 
-def _start(cfg, d, device, folder, fast, log):
+def _start(cfg, d, device, folder, fast, log, pieces=None):
     """The run's state: fresh, fine-tuned from --init-from, or resumed from its checkpoint."""
-    run = Run(cfg, device, d, log, fast)
+    run = Run(cfg, device, d, log, fast, pieces)
     ckpts = RunCheckpoints(folder.out, cfg.keep_every_epochs, cfg.best_metric, cfg.keep_last)
     if cfg.init_from and not cfg.resume:
         init_from_checkpoint(run.G, run.D, cfg.init_from, cfg, log)
@@ -267,7 +276,7 @@ def check_run_folder(cfg, folder):
                               f"--out")
 
 
-def _train(cfg, d, device):
+def _train(cfg, d, device, pieces=None):
     log = (lambda msg: tqdm.write(msg)) if d.is_main else (lambda msg: None)
     fast = fast_path_for(cfg, device)
     log(describe_choice(cfg, fast, device))
@@ -276,8 +285,8 @@ def _train(cfg, d, device):
     folder = RunFolder(cfg.out)
     check_run_folder(cfg, folder)
     info = write_run_config(cfg, folder, device, fast) if d.is_main else {}
-    data = prepare_data(cfg, d, device, log)
-    run, ckpts = _start(cfg, d, device, folder, fast, log)
+    data = prepare_data(cfg, d, device, log, pieces)
+    run, ckpts = _start(cfg, d, device, folder, fast, log, pieces)
     writer = open_logs(cfg, folder, run, info.get("wandb_id")) if d.is_main else None
     save = Saver(cfg, run, ckpts, d, log)
 

@@ -28,7 +28,7 @@ def test_console_scripts_point_at_real_functions():
     import importlib
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert set(scripts) == {"p2p-train", "p2p-translate", "p2p-bench", "p2p-data", "p2p-export",
-                            "p2p-convert", "p2p-eval"}
+                            "p2p-convert", "p2p-eval", "p2p-student-train"}
     for target in scripts.values():
         module, func = target.split(":")
         assert callable(getattr(importlib.import_module(module), func)), target
