@@ -171,10 +171,11 @@ def nbgrader_env():
     return env
 
 
-def nbgrader(course, *args, timeout=3600):
-    """Run `nbgrader ARGS` in the course root; raise GradingError with its log when it fails."""
+def nbgrader(course, *args, timeout=3600, env=None):
+    """Run `nbgrader ARGS` in the course root; raise GradingError with its log when it fails.
+    `env` replaces nbgrader_env() (e.g. with PYTHONPATH on a throwaway copy of the package)."""
     cmd = [sys.executable, "-m", "nbgrader", *args]
-    proc = subprocess.run(cmd, cwd=course, env=nbgrader_env(), capture_output=True, text=True,
+    proc = subprocess.run(cmd, cwd=course, env=env or nbgrader_env(), capture_output=True, text=True,
                           timeout=timeout)
     if proc.returncode != 0:
         raise GradingError(f"`nbgrader {' '.join(args)}` failed in {course} "
@@ -195,9 +196,14 @@ def make_course(root, assignments, solutions=REPO / "solutions", config=REPO / "
     return root
 
 
-def generate(course, assignment):
-    """Release one assignment into course/lessons/<assignment>/."""
-    nbgrader(course, "generate_assignment", assignment, "--force")
+def generate(course, assignment, env=None):
+    """Release one assignment into course/lessons/<assignment>/ and write the integrity record,
+    as `make release` does."""
+    nbgrader(course, "generate_assignment", assignment, "--force", env=env)
+    proc = subprocess.run([sys.executable, "-m", "p2p_ref.course.grading.integrity", str(course)],
+                          env=env or nbgrader_env(), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise GradingError(f"writing the integrity record of {course} failed:\n{proc.stderr[-4000:]}")
     return Path(course) / "lessons" / assignment
 
 
@@ -394,7 +400,7 @@ def load_alternatives(assignment):
 
 
 def grade_assignment(course, assignment, mutations, timeout=None, pack=True, regrade_wrong=False,
-                     tamper_loop=False, tamper_checks=True):
+                     tamper_loop=False, tamper_checks=True, plain_tampers=True, extra=None, env=None):
     """Release `assignment` in the course, submit the solution, the blank lesson, the grading
     cases (packed into shared submissions by pack_cases unless pack=False) and the tampered
     lessons, autograde them all and return the scores. `timeout` overrides the per-cell
@@ -407,9 +413,11 @@ def grade_assignment(course, assignment, mutations, timeout=None, pack=True, reg
     unless regrade_wrong=True; the same goes for the tampered copies that test nbgrader's own
     safeguards (a deleted or edited test cell, and, with tamper_loop=True, an endless loop).
     tamper_checks=False leaves out the lesson that switches the course's checks off (for toy
-    assignments that do not use them)."""
+    assignments that do not use them). plain_tampers=False leaves out the deleted and edited test
+    cells. `extra` maps more student ids to functions (solution_nb, lesson_nb) -> (what, notebook),
+    graded with the re-grade. `env` replaces nbgrader_env() for every nbgrader command."""
     course = Path(course)
-    release = generate(course, assignment)
+    release = generate(course, assignment, env=env)
     source_path = notebook_path(course / "solutions" / assignment)
     name = source_path.name
     solution_nb = nbformat.read(str(source_path), as_version=4)
@@ -439,10 +447,14 @@ def grade_assignment(course, assignment, mutations, timeout=None, pack=True, reg
             regraded.add(student)
     if tamper_loop:
         submissions[TAMPER_LOOP] = ("lesson with an endless loop", tamper_infinite_loop(lesson_nb))
-    deleted_nb, run.deleted_test = tamper_delete_test(lesson_nb)
-    submissions[TAMPER_DELETE] = (f"lesson without test cell {run.deleted_test}", deleted_nb)
-    submissions[TAMPER_EDIT] = ("lesson with every test cell edited to `pass`",
-                                tamper_edit_test(lesson_nb))
+    if plain_tampers:
+        deleted_nb, run.deleted_test = tamper_delete_test(lesson_nb)
+        submissions[TAMPER_DELETE] = (f"lesson without test cell {run.deleted_test}", deleted_nb)
+        submissions[TAMPER_EDIT] = ("lesson with every test cell edited to `pass`",
+                                    tamper_edit_test(lesson_nb))
+    for student, make in (extra or {}).items():
+        submissions[student] = make(solution_nb, lesson_nb)
+        regraded.add(student)
     if tamper_checks:
         submissions[TAMPER_CHECKS] = ("lesson whose first cell switches every check function off",
                                       tamper_switch_checks_off(lesson_nb))
@@ -455,10 +467,10 @@ def grade_assignment(course, assignment, mutations, timeout=None, pack=True, reg
     if timeout is not None:
         args.append(f"--Execute.timeout={int(timeout)}")
     plain = sorted(set(submissions) - regraded)
-    nbgrader(course, *args, "--CourseDirectory.student_id_exclude=" + ",".join(plain))
+    nbgrader(course, *args, "--CourseDirectory.student_id_exclude=" + ",".join(plain), env=env)
     if plain:
         nbgrader(course, *args, "--IsolatedRegrade.enabled=False",
-                 "--CourseDirectory.student_id_exclude=" + ",".join(sorted(regraded)))
+                 "--CourseDirectory.student_id_exclude=" + ",".join(sorted(regraded)), env=env)
     run.scores = read_scores(course, assignment, source_path.stem, submissions)
     return run
 
