@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import site
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,11 +40,12 @@ def package_dir():
 
 
 def hook_dirs():
-    """Folders whose start-up hooks Python runs: site-packages (system and user) and every folder
-    on sys.path, where a sitecustomize.py would be imported."""
+    """Folders whose start-up hooks Python runs: site-packages (system and user), and the folders
+    of PYTHONPATH, where a sitecustomize.py would be imported. The same in every process started
+    with the same environment (sys.path[0], the script's folder, is left out)."""
     dirs = list(site.getsitepackages()) if hasattr(site, "getsitepackages") else []
     dirs.append(site.getusersitepackages())
-    dirs += [p for p in sys.path if p]
+    dirs += [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     return sorted({str(Path(d).resolve()) for d in dirs if Path(d).is_dir()})
 
 

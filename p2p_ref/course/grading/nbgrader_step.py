@@ -17,6 +17,12 @@ failed there. Flagged cells get `needs_manual_grade` in the gradebook, so Formgr
 for review, and a note in the autograded notebook (an error output where the points were taken
 away, a warning otherwise) that the feedback shows too. A notebook whose solution cells use tools
 that tampering needs (frame inspection, ctypes, sys.modules, ...) is flagged at its next test cell.
+
+The re-grade runs `python -I -S` with the pristine copy of p2p_ref first on sys.path
+(nbgrader_guard keeps it in memory), never what the kernel may have rewritten on disk. A
+submission whose code changed a graded file, the gradebook or another student's folder (found by
+nbgrader_guard around the kernel, and here around the re-grade), or that ran the decoy standing in
+for solutions/, scores zero on every test cell, each flagged with a note naming what it did.
 """
 
 import json

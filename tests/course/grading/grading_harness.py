@@ -147,6 +147,31 @@ def comparable(nb):
              "metadata": c.get("metadata", {})} for c in nb.cells]
 
 
+# The tamper toy: one exercise (the L1 loss of lesson 4) checked by the course's ex4 checks and by
+# a plain assert; the tampering tests graft their routes onto a wrong or a right L1.
+WRONG_L1 = "def l1_loss(fake, target):\n    return ((fake - target) ** 2).mean()  # MSE, not L1\n"
+RIGHT_L1 = "def l1_loss(fake, target):\n    return (target - fake).abs().mean()\n"
+
+
+def write_tamper_toy(solutions):
+    """Write the tamper toy's source notebook to solutions/tt/tt.ipynb."""
+    ro = dict(grade=False, solution=False, locked=True)
+    test = dict(grade=True, solution=False, locked=True)
+    cells = [
+        make_cell("md", "# Tamper toy\n\nWrite the L1 loss."),
+        make_cell("code", "import torch\nfrom p2p_ref.course.checks import ex4 as check", grade_id="tt-setup", **ro),
+        make_cell("code", "### BEGIN SOLUTION\n" + RIGHT_L1 + "### END SOLUTION", grade_id="tt-l1",
+                  grade=False, solution=True, locked=False),
+        make_cell("code", "check.l1_loss(l1_loss)", grade_id="tt-test-check", points=1, **test),
+        make_cell("code", "assert torch.equal(l1_loss(torch.zeros(4), torch.full((4,), 2.0)), torch.tensor(2.0))",
+                  grade_id="tt-test-equal", points=1, **test),
+    ]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (solutions / "tt").mkdir(parents=True)
+    nbformat.write(nb, str(solutions / "tt" / "tt.ipynb"))
+
+
 def make_cell(kind, source, **nbgrader):
     """A code ("code") or markdown cell with the given nbgrader metadata (for toy assignments)."""
     cell = nbformat.v4.new_code_cell(source) if kind == "code" else nbformat.v4.new_markdown_cell(source)
@@ -200,7 +225,8 @@ def generate(course, assignment, env=None):
     """Release one assignment into course/lessons/<assignment>/ and write the integrity record,
     as `make release` does."""
     nbgrader(course, "generate_assignment", assignment, "--force", env=env)
-    proc = subprocess.run([sys.executable, "-m", "p2p_ref.course.grading.integrity", str(course)],
+    # in the course root, like nbgrader: `-m` puts the working folder first on sys.path
+    proc = subprocess.run([sys.executable, "-m", "p2p_ref.course.grading.integrity", "."], cwd=course,
                           env=env or nbgrader_env(), capture_output=True, text=True)
     if proc.returncode != 0:
         raise GradingError(f"writing the integrity record of {course} failed:\n{proc.stderr[-4000:]}")

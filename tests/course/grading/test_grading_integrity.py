@@ -1,7 +1,8 @@
 """A submission cannot rewrite the grader, read or hand in the answers, or change another
 student's grade (p2p_ref/course/grading/integrity.py, nbgrader_guard.py, answer_key.py).
 
-One `nbgrader autograde` run of lesson 4 on a throwaway installation: a copy of p2p_ref in a
+One `nbgrader autograde` run of the tamper toy (lesson 4's L1 loss, checked by the course's ex4
+checks; grading_harness.write_tamper_toy) on a throwaway installation: a copy of p2p_ref in a
 temporary folder that the grader and the kernels import (PYTHONPATH), made a site folder by its
 own sitecustomize.py, so a `.pth` dropped there runs in every later Python process. Each attack
 has a wrong L1 (squared error) and tries one route; the students ids sort before `blank` and
@@ -16,14 +17,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grading_harness import (BLANK, REPO, SOLUTION, find_cell, grade_assignment, make_course, nbgrader_env)
+from grading_harness import (BLANK, REPO, SOLUTION, WRONG_L1, find_cell, grade_assignment, make_course,
+                             nbgrader_env, write_tamper_toy)
 from p2p_ref.course.grading.integrity import sha256
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
-ASSIGNMENT = "ex4_losses"
-L1_CELL = "ex4-l1-loss"
-WRONG_L1 = "def l1_loss(fake, target):\n    return ((fake - target) ** 2).mean()  # MSE, not L1\n"
+ASSIGNMENT = "tt"
+L1_CELL = "tt-l1"
 PKG = "import pathlib as _pl, p2p_ref as _p\n_pkg = _pl.Path(_p.__file__).parent\n_course = _pl.Path.cwd().parents[2]\n"
 NOOP = ("\\nimport types as _t\\nfor _n, _v in list(globals().items()):\\n"
         "    if isinstance(_v, _t.FunctionType) and not _n.startswith('_'):\\n"
@@ -51,19 +52,19 @@ ATTACKS = {
         "gradebook.db"),
     "attack-e-other-submission": (
         "overwrites the solution student's submission with the blank lesson",
-        PKG + "import shutil as _sh\n_sh.copy(_course / 'lessons/ex4_losses/ex4_losses.ipynb', "
-        "_course / 'submitted/solution/ex4_losses/ex4_losses.ipynb')\n",
-        "submitted/solution/ex4_losses/ex4_losses.ipynb"),
+        PKG + "import shutil as _sh\n_sh.copy(_course / 'lessons/tt/tt.ipynb', "
+        "_course / 'submitted/solution/tt/tt.ipynb')\n",
+        "submitted/solution/tt/tt.ipynb"),
     "attack-f-model-answer": (
         "reads the model answer from solutions/ at grading time and runs it",
         "def l1_loss(fake, target):\n    import json, pathlib\n"
-        "    nb = json.loads((pathlib.Path.cwd().parents[2] / 'solutions/ex4_losses/ex4_losses.ipynb').read_text())\n"
+        "    nb = json.loads((pathlib.Path.cwd().parents[2] / 'solutions/tt/tt.ipynb').read_text())\n"
         "    src = next(''.join(c['source']) for c in nb['cells']\n"
-        "               if c['metadata'].get('nbgrader', {}).get('grade_id') == 'ex4-l1-loss')\n"
+        "               if c['metadata'].get('nbgrader', {}).get('grade_id') == 'tt-l1')\n"
         "    ns = {}\n    exec(src, ns)\n    return ns['l1_loss'](fake, target)\n",
         "model answers"),
 }
-# handing in the answer key's own l1_loss: only the L1 cells lose their points
+# handing in the answer key's own l1_loss: both cells check it and lose their points
 DELEGATIONS = {
     "attack-g-answer-key-import": (
         "def l1_loss(fake, target):\n    from p2p_ref.paper.losses import l1_loss as _answer\n"
@@ -72,7 +73,6 @@ DELEGATIONS = {
         "import importlib\ndef l1_loss(fake, target):\n"
         "    return getattr(importlib.import_module('p2p_ref.' + 'paper.losses'), 'l1' + '_loss')(fake, target)\n"),
 }
-L1_TESTS = ("ex4-test-l1-loss",)
 
 
 def _with_l1(source):
@@ -99,7 +99,8 @@ def attacked(tmp_path_factory):
     (env_dir / "sitecustomize.py").write_text(f"import site\nsite.addsitedir({str(env_dir)!r})\n")
     env = nbgrader_env()
     env["PYTHONPATH"] = str(env_dir)
-    course = make_course(root / "course", [ASSIGNMENT])
+    write_tamper_toy(root / "sources")
+    course = make_course(root / "course", [ASSIGNMENT], solutions=root / "sources")
     extra = {s: _with_l1(code) for s, (_, code, _) in ATTACKS.items()}
     extra.update({s: _with_l1(code) for s, code in DELEGATIONS.items()})
     repo_before = sha256(b"".join(p.read_bytes() for p in sorted((REPO / "p2p_ref").rglob("*.py"))))
@@ -126,12 +127,9 @@ def test_attack_gains_nothing_and_is_flagged_with_the_file(attacked, student):
 @pytest.mark.parametrize("student", sorted(DELEGATIONS))
 def test_answer_key_handed_in_scores_zero_for_that_piece(attacked, student):
     run, _, _ = attacked
-    for gid, points in run.autograded.items():
+    for gid in run.autograded:
         score = run.scores[student][gid]
-        if gid in L1_TESTS:
-            assert score.score == 0 and score.needs_manual_grade, (gid, score)
-        else:
-            assert score.score == points, (gid, score)
+        assert score.score == 0 and score.needs_manual_grade, (gid, score)
     assert "p2p_ref.paper.losses.l1_loss" in _notes(run, student)
 
 
