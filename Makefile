@@ -22,12 +22,14 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 # Regenerate lessons/ (the student notebooks) from solutions/ with nbgrader; commit the result.
+# Then record what decides grades (.grading/: SHA-256 per file, a pristine copy of p2p_ref).
 # nbgrader runs `alembic` from PATH, hence the venv's bin first.
 ASSIGNMENTS := $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard solutions/*/*.ipynb)))))
 release: $(STAMP)
 	@for a in $(ASSIGNMENTS); do \
 	  PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/nbgrader generate_assignment "$$a" --force || exit 1; \
 	done
+	$(PY) -m p2p_ref.course.grading.integrity .
 
 # A few minutes on a 2-core CPU: 80 synthetic facades at 128 x 128, a narrower U-Net (ngf 32),
 # 6 epochs (4 + 2 decaying), 480 steps. Override e.g. `make train TRAIN_OUT=runs/again`.

@@ -45,18 +45,24 @@ c.Autograde.create_student = True
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
 
-# Tamper-proof grading: after nbgrader has scored the student's kernel, every submission is run
-# again in a fresh process where the checks were loaded before the student's code and cannot be
-# switched off (p2p_ref/course/grading/regrade.py). A test cell keeps its points only if it passes there too;
-# cells whose two results disagree, or where student code changed the grading code, are flagged
-# for manual review in Formgrader with the reason. The list is nbgrader 0.9's default with
-# IsolatedRegrade added after SaveAutoGrades.
+# Tamper-proof grading (README, "Tamper-proof grading"). GuardBefore, at the head, holds the files
+# that decide grades (the p2p_ref package, this file, the notebooks, site-packages start-up hooks)
+# as recorded by `make release` in .grading/manifest.json, and captures the gradebook and the other
+# students' folders; GuardAfterExecute, right after the kernel ran, names and puts back whatever the
+# submission changed (p2p_ref/course/grading/nbgrader_guard.py). After SaveAutoGrades, every
+# submission is run again in a fresh process from the pristine copy of the package, where the
+# checks were loaded before the student's code and cannot be switched off
+# (p2p_ref/course/grading/regrade.py). A test cell keeps its points only if it passes there too;
+# cells whose two results disagree, that called the answer key's version of the piece they check,
+# or of a submission that changed grading files are flagged for manual review in Formgrader with
+# the reason. The list is nbgrader 0.9's default with the three steps added.
 from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Execute,  # noqa: E402
                                     IgnorePattern, LimitOutput, SaveAutoGrades)
 
+from p2p_ref.course.grading.nbgrader_guard import GuardAfterExecute, GuardBefore  # noqa: E402
 from p2p_ref.course.grading.nbgrader_step import IsolatedRegrade  # noqa: E402
 
-c.Autograde.autograde_preprocessors = [Execute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
-                                       SaveAutoGrades, IsolatedRegrade, AssignLatePenalties,
-                                       CheckCellMetadata]
+c.Autograde.autograde_preprocessors = [GuardBefore, Execute, GuardAfterExecute, IgnorePattern,
+                                       ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+                                       IsolatedRegrade, AssignLatePenalties, CheckCellMetadata]

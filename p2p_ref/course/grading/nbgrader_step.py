@@ -17,6 +17,12 @@ failed there. Flagged cells get `needs_manual_grade` in the gradebook, so Formgr
 for review, and a note in the autograded notebook (an error output where the points were taken
 away, a warning otherwise) that the feedback shows too. A notebook whose solution cells use tools
 that tampering needs (frame inspection, ctypes, sys.modules, ...) is flagged at its next test cell.
+
+The re-grade runs `python -I -S` with the pristine copy of p2p_ref first on sys.path
+(nbgrader_guard keeps it in memory), never what the kernel may have rewritten on disk. A
+submission whose code changed a graded file, the gradebook or another student's folder (found by
+nbgrader_guard around the kernel, and here around the re-grade), or that ran the decoy standing in
+for solutions/, scores zero on every test cell, each flagged with a note naming what it did.
 """
 
 import json
@@ -32,7 +38,14 @@ from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Bool, Integer
 
+from p2p_ref.course.grading.integrity import MODEL_ANSWER_HIDDEN, SharedState
+from p2p_ref.course.grading.nbgrader_guard import course_root, pristine, verify
 from p2p_ref.course.grading.regrade import read_results
+
+# The re-grade process starts with -I -S (no PYTHON* variables, no site-packages start-up hooks)
+# and finds p2p_ref in the pristine copy first; the rest of sys.path is the grader's own.
+BOOT = ("import sys, json; sys.path[:0] = json.loads(sys.argv[1]); "
+        "from p2p_ref.course.grading.regrade import main; main(sys.argv[2:])")
 
 
 class IsolatedRegrade(NbGraderPreprocessor):
@@ -44,11 +57,32 @@ class IsolatedRegrade(NbGraderPreprocessor):
     total_timeout = Integer(3600, help="Seconds the whole re-grade of one notebook may run").tag(config=True)
 
     def preprocess(self, nb, resources):
-        if not self.enabled:
+        info, root = resources["nbgrader"], course_root(self)
+        try:
+            changed = list(resources.get("p2p_integrity", {}).get("changed", []))
+            results, summary, ended = {}, {}, None
+            if self.enabled and not changed:
+                resources["p2p_shared"] = SharedState.capture(root, info["student"])
+                results, summary, ended = self._run(nb, resources)
+                changed = verify(root, resources, "while the re-grade ran")
+        finally:
+            pristine(root).show_solutions()
+        if _read_model_answer(nb, results):
+            changed.append("it ran the model answers from solutions/ (hidden while grading: a decoy "
+                           f"raised {MODEL_ANSWER_HIDDEN})")
+        if changed:
+            flags = self._integrity_notes(nb, changed)
+        elif self.enabled:
+            flags = self._notes(nb, results, summary, ended)
+        else:
             return nb, resources
-        info = resources["nbgrader"]
-        results, summary, ended = self._run(nb, resources)
-        flags = self._notes(nb, results, summary, ended)
+        self._save(info, flags)
+        nb.metadata["p2p_regrade"] = {"summary": summary, "ended_early": ended, "integrity": changed,
+                                      "flagged": {g: m for g, (_, m) in flags.items()}}
+        return nb, resources
+
+    def _save(self, info, flags):
+        """Write the flags into the gradebook: zero where points are taken away, review everywhere."""
         with Gradebook(info["db_url"]) as gb:
             for gid, (failed, message) in flags.items():
                 grade = gb.find_grade(gid, info["notebook"], info["assignment"], info["student"])
@@ -57,9 +91,21 @@ class IsolatedRegrade(NbGraderPreprocessor):
                 grade.needs_manual_grade = True
                 self.log.warning("re-grade: %s / %s / %s: %s", info["student"], info["assignment"], gid, message)
             gb.db.commit()
-        nb.metadata["p2p_regrade"] = {"summary": summary, "ended_early": ended,
-                                      "flagged": {g: m for g, (_, m) in flags.items()}}
-        return nb, resources
+
+    def _integrity_notes(self, nb, changed):
+        """Zero and a note on every auto-graded test cell of a submission whose code changed files
+        that decide grades (they were put back)."""
+        message = ("your code changed files that decide grades or read the model answers; what it "
+                   "changed was put back and every auto-graded point is withheld for manual review: "
+                   + "; ".join(changed))
+        flags = {}
+        for cell in nb.cells:
+            if cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell):
+                flags[cell.metadata["nbgrader"]["grade_id"]] = (True, message)
+                cell.outputs.append(nbformat.v4.new_output(
+                    "error", ename="IntegrityViolation", evalue=message,
+                    traceback=[f"IntegrityViolation: {message}"]))
+        return flags
 
     def _run(self, nb, resources):
         """Run p2p_ref.course.grading.regrade on `nb` in the folder nbgrader executed it in."""
@@ -68,8 +114,10 @@ class IsolatedRegrade(NbGraderPreprocessor):
             nb_path, out = Path(tmp) / "submission.ipynb", Path(tmp) / "result.jsonl"
             nbformat.write(nb, str(nb_path))
             timeout = self.timeout or self.config.get("Execute", {}).get("timeout") or 120
-            cmd = [sys.executable, "-m", "p2p_ref.course.grading.regrade", str(nb_path), "--out", str(out),
-                   "--cwd", str(cwd), "--timeout", str(timeout)]
+            package = pristine(course_root(self)).write_package(Path(tmp) / "pristine")
+            path = [str(package)] + [p for p in sys.path if p]
+            cmd = [sys.executable, "-I", "-S", "-B", "-c", BOOT, json.dumps(path), str(nb_path),
+                   "--out", str(out), "--cwd", str(cwd), "--timeout", str(timeout)]
             ended = None
             try:
                 proc = subprocess.run(cmd, capture_output=True, text=True, timeout=self.total_timeout,
@@ -128,6 +176,13 @@ class IsolatedRegrade(NbGraderPreprocessor):
                 cell.outputs.append(nbformat.v4.new_output(
                     "stream", name="stderr", text=f"Re-grade note (for the instructor): {message}\n"))
         return flags
+
+
+def _read_model_answer(nb, results):
+    """Whether the decoy of solutions/ raised in the kernel or in the re-grade."""
+    texts = [json.dumps(cell.get("outputs", [])) for cell in nb.cells if cell.cell_type == "code"]
+    texts += [str(r.get("error")) for r in results.values()]
+    return any(MODEL_ANSWER_HIDDEN in t for t in texts)
 
 
 def summary_of(notebook_path):

@@ -263,12 +263,16 @@ def regrade(cells, out, timeout=120.0):
     transform = TransformerManager().transform_cell
     compile_, exec_, dumps, monotonic = builtins.compile, builtins.exec, json.dumps, time.monotonic
     set_handler, set_timer, ITIMER_REAL, SIGALRM = signal.signal, signal.setitimer, signal.ITIMER_REAL, signal.SIGALRM
+    from p2p_ref.course.grading.answer_key import AnswerKeyWatch
+
     _prime_torch()
     shell = InteractiveShell.instance()  # before the snapshot: it adds its own builtins
     ns = shell.user_ns
+    answer_key = AnswerKeyWatch.for_this_interpreter()  # imports p2p_ref.paper: before the snapshot
     snapshot = Snapshot()
     protected = {}  # name -> object, bound by read-only cells
     summary = {"tampering": [], "suspicious_code": {}, "errors_in_student_cells": 0}
+    delegated = []  # what the last test cell's answer-key watch found
 
     def clean(where):
         """Put back what student cells changed since the last look; returns the descriptions."""
@@ -286,6 +290,7 @@ def regrade(cells, out, timeout=120.0):
         set_timer(ITIMER_REAL, timeout)
         try:
             if kind == "test":
+                answer_key.start(source, ns, protected)
                 exec_(compile_(transform(source), f"<test cell {index}>", "exec"), ns)
             else:
                 result = shell.run_cell(source, store_history=False)
@@ -297,6 +302,7 @@ def regrade(cells, out, timeout=120.0):
         except BaseException as e:  # noqa: BLE001 -- a test cell fails on any exception
             return f"{type(e).__name__}: {e}"
         finally:
+            delegated[:] = answer_key.stop() if kind == "test" else []
             set_timer(ITIMER_REAL, 0)
             if kind != "student":
                 changed = [k for k in ns if k not in before or ns[k] is not before[k]]
@@ -317,7 +323,9 @@ def regrade(cells, out, timeout=120.0):
         gid = cell["metadata"].get("nbgrader", {}).get("grade_id") or f"cell {index}"
         changed_before = clean(f"before {gid}")
         if kind == "locked":
+            compiled = set(getattr(shell.compile, "_filename_map", {}))
             run(source, kind, index)
+            answer_key.trusted_files |= set(getattr(shell.compile, "_filename_map", {})) - compiled
             snapshot.accept()  # what the instructor's cell changed is part of the lesson
             continue
         start = monotonic()
@@ -326,7 +334,11 @@ def regrade(cells, out, timeout=120.0):
         if changed_during and error is None:
             error = ("TamperingDetected: while this check ran, the code it called changed "
                      + "; ".join(changed_during))
+        if delegated:
+            error = ("AnswerKeyUsed: the piece this cell checks must be your own code, but "
+                     + "; ".join(delegated) + (f" (and the check said: {error})" if error else ""))
         record = {"grade_id": gid, "cell": index, "passed": error is None, "error": error,
+                  "answer_key": list(delegated),
                   "changed_before": changed_before, "changed_during": changed_during,
                   "seconds": round(monotonic() - start, 2)}
         out.write(dumps(record) + "\n")

@@ -54,7 +54,7 @@ TAMPER_CHECKS = "tamper-checks-switched-off"
 # reported in the issue on fair grading) replace every public function of the check modules.
 SWITCH_CHECKS_OFF = """import importlib
 for _name in ("ex1", "ex2", "ex3", "ex4", "ex5"):
-    _module = importlib.import_module("p2p_ref.checks." + _name)
+    _module = importlib.import_module("p2p_ref.course.checks." + _name)
     for _attr in dir(_module):
         if callable(getattr(_module, _attr)) and not _attr.startswith("_"):
             setattr(_module, _attr, lambda *a, **k: None)
@@ -147,6 +147,31 @@ def comparable(nb):
              "metadata": c.get("metadata", {})} for c in nb.cells]
 
 
+# The tamper toy: one exercise (the L1 loss of lesson 4) checked by the course's ex4 checks and by
+# a plain assert; the tampering tests graft their routes onto a wrong or a right L1.
+WRONG_L1 = "def l1_loss(fake, target):\n    return ((fake - target) ** 2).mean()  # MSE, not L1\n"
+RIGHT_L1 = "def l1_loss(fake, target):\n    return (target - fake).abs().mean()\n"
+
+
+def write_tamper_toy(solutions):
+    """Write the tamper toy's source notebook to solutions/tt/tt.ipynb."""
+    ro = dict(grade=False, solution=False, locked=True)
+    test = dict(grade=True, solution=False, locked=True)
+    cells = [
+        make_cell("md", "# Tamper toy\n\nWrite the L1 loss."),
+        make_cell("code", "import torch\nfrom p2p_ref.course.checks import ex4 as check", grade_id="tt-setup", **ro),
+        make_cell("code", "### BEGIN SOLUTION\n" + RIGHT_L1 + "### END SOLUTION", grade_id="tt-l1",
+                  grade=False, solution=True, locked=False),
+        make_cell("code", "check.l1_loss(l1_loss)", grade_id="tt-test-check", points=1, **test),
+        make_cell("code", "assert torch.equal(l1_loss(torch.zeros(4), torch.full((4,), 2.0)), torch.tensor(2.0))",
+                  grade_id="tt-test-equal", points=1, **test),
+    ]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (solutions / "tt").mkdir(parents=True)
+    nbformat.write(nb, str(solutions / "tt" / "tt.ipynb"))
+
+
 def make_cell(kind, source, **nbgrader):
     """A code ("code") or markdown cell with the given nbgrader metadata (for toy assignments)."""
     cell = nbformat.v4.new_code_cell(source) if kind == "code" else nbformat.v4.new_markdown_cell(source)
@@ -171,10 +196,11 @@ def nbgrader_env():
     return env
 
 
-def nbgrader(course, *args, timeout=3600):
-    """Run `nbgrader ARGS` in the course root; raise GradingError with its log when it fails."""
+def nbgrader(course, *args, timeout=3600, env=None):
+    """Run `nbgrader ARGS` in the course root; raise GradingError with its log when it fails.
+    `env` replaces nbgrader_env() (e.g. with PYTHONPATH on a throwaway copy of the package)."""
     cmd = [sys.executable, "-m", "nbgrader", *args]
-    proc = subprocess.run(cmd, cwd=course, env=nbgrader_env(), capture_output=True, text=True,
+    proc = subprocess.run(cmd, cwd=course, env=env or nbgrader_env(), capture_output=True, text=True,
                           timeout=timeout)
     if proc.returncode != 0:
         raise GradingError(f"`nbgrader {' '.join(args)}` failed in {course} "
@@ -195,9 +221,15 @@ def make_course(root, assignments, solutions=REPO / "solutions", config=REPO / "
     return root
 
 
-def generate(course, assignment):
-    """Release one assignment into course/lessons/<assignment>/."""
-    nbgrader(course, "generate_assignment", assignment, "--force")
+def generate(course, assignment, env=None):
+    """Release one assignment into course/lessons/<assignment>/ and write the integrity record,
+    as `make release` does."""
+    nbgrader(course, "generate_assignment", assignment, "--force", env=env)
+    # in the course root, like nbgrader: `-m` puts the working folder first on sys.path
+    proc = subprocess.run([sys.executable, "-m", "p2p_ref.course.grading.integrity", "."], cwd=course,
+                          env=env or nbgrader_env(), capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise GradingError(f"writing the integrity record of {course} failed:\n{proc.stderr[-4000:]}")
     return Path(course) / "lessons" / assignment
 
 
@@ -394,7 +426,7 @@ def load_alternatives(assignment):
 
 
 def grade_assignment(course, assignment, mutations, timeout=None, pack=True, regrade_wrong=False,
-                     tamper_loop=False, tamper_checks=True):
+                     tamper_loop=False, tamper_checks=True, plain_tampers=True, extra=None, env=None):
     """Release `assignment` in the course, submit the solution, the blank lesson, the grading
     cases (packed into shared submissions by pack_cases unless pack=False) and the tampered
     lessons, autograde them all and return the scores. `timeout` overrides the per-cell
@@ -407,9 +439,11 @@ def grade_assignment(course, assignment, mutations, timeout=None, pack=True, reg
     unless regrade_wrong=True; the same goes for the tampered copies that test nbgrader's own
     safeguards (a deleted or edited test cell, and, with tamper_loop=True, an endless loop).
     tamper_checks=False leaves out the lesson that switches the course's checks off (for toy
-    assignments that do not use them)."""
+    assignments that do not use them). plain_tampers=False leaves out the deleted and edited test
+    cells. `extra` maps more student ids to functions (solution_nb, lesson_nb) -> (what, notebook),
+    graded with the re-grade. `env` replaces nbgrader_env() for every nbgrader command."""
     course = Path(course)
-    release = generate(course, assignment)
+    release = generate(course, assignment, env=env)
     source_path = notebook_path(course / "solutions" / assignment)
     name = source_path.name
     solution_nb = nbformat.read(str(source_path), as_version=4)
@@ -439,10 +473,14 @@ def grade_assignment(course, assignment, mutations, timeout=None, pack=True, reg
             regraded.add(student)
     if tamper_loop:
         submissions[TAMPER_LOOP] = ("lesson with an endless loop", tamper_infinite_loop(lesson_nb))
-    deleted_nb, run.deleted_test = tamper_delete_test(lesson_nb)
-    submissions[TAMPER_DELETE] = (f"lesson without test cell {run.deleted_test}", deleted_nb)
-    submissions[TAMPER_EDIT] = ("lesson with every test cell edited to `pass`",
-                                tamper_edit_test(lesson_nb))
+    if plain_tampers:
+        deleted_nb, run.deleted_test = tamper_delete_test(lesson_nb)
+        submissions[TAMPER_DELETE] = (f"lesson without test cell {run.deleted_test}", deleted_nb)
+        submissions[TAMPER_EDIT] = ("lesson with every test cell edited to `pass`",
+                                    tamper_edit_test(lesson_nb))
+    for student, make in (extra or {}).items():
+        submissions[student] = make(solution_nb, lesson_nb)
+        regraded.add(student)
     if tamper_checks:
         submissions[TAMPER_CHECKS] = ("lesson whose first cell switches every check function off",
                                       tamper_switch_checks_off(lesson_nb))
@@ -455,10 +493,10 @@ def grade_assignment(course, assignment, mutations, timeout=None, pack=True, reg
     if timeout is not None:
         args.append(f"--Execute.timeout={int(timeout)}")
     plain = sorted(set(submissions) - regraded)
-    nbgrader(course, *args, "--CourseDirectory.student_id_exclude=" + ",".join(plain))
+    nbgrader(course, *args, "--CourseDirectory.student_id_exclude=" + ",".join(plain), env=env)
     if plain:
         nbgrader(course, *args, "--IsolatedRegrade.enabled=False",
-                 "--CourseDirectory.student_id_exclude=" + ",".join(sorted(regraded)))
+                 "--CourseDirectory.student_id_exclude=" + ",".join(sorted(regraded)), env=env)
     run.scores = read_scores(course, assignment, source_path.stem, submissions)
     return run
 

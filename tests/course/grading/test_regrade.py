@@ -9,11 +9,11 @@ with the reason, and that correct code keeps its points.
 import builtins
 import sys
 
-import nbformat
 import pytest
 import torch
 
-from grading_harness import BLANK, SOLUTION, find_cell, grade_assignment, make_cell, make_course
+from grading_harness import (BLANK, RIGHT_L1, SOLUTION, WRONG_L1, find_cell, grade_assignment, make_course,
+                             write_tamper_toy)
 from p2p_ref.course.grading.regrade import Snapshot, suspicious_code
 
 pytestmark = pytest.mark.timeout(3600)
@@ -78,8 +78,6 @@ def test_suspicious_code_is_named():
 # --------------------------------------------------------------------------------------------
 # every route, graded end to end with nbgrader on a one-exercise toy
 
-WRONG_L1 = "def l1_loss(fake, target):\n    return ((fake - target) ** 2).mean()  # MSE, not L1\n"
-RIGHT_L1 = "def l1_loss(fake, target):\n    return (target - fake).abs().mean()\n"
 
 # name -> (code the student adds to the solution cell, does it fool the kernel's checks?)
 ROUTES = {
@@ -108,24 +106,6 @@ BUILTINS_ROUTE = ("from p2p_ref.paper.losses import l1_loss\nimport builtins\n_r
                   "def _getattr(obj, name, *default):\n"
                   "    return '__main__' if name == '__module__' else _real(obj, name, *default)\n"
                   "builtins.getattr = _getattr\n")
-
-
-def write_tamper_toy(solutions):
-    ro = dict(grade=False, solution=False, locked=True)
-    test = dict(grade=True, solution=False, locked=True)
-    cells = [
-        make_cell("md", "# Tamper toy\n\nWrite the L1 loss."),
-        make_cell("code", "import torch\nfrom p2p_ref.course.checks import ex4 as check", grade_id="tt-setup", **ro),
-        make_cell("code", "### BEGIN SOLUTION\n" + RIGHT_L1 + "### END SOLUTION", grade_id="tt-l1",
-                  grade=False, solution=True, locked=False),
-        make_cell("code", "check.l1_loss(l1_loss)", grade_id="tt-test-check", points=1, **test),
-        make_cell("code", "assert torch.equal(l1_loss(torch.zeros(4), torch.full((4,), 2.0)), torch.tensor(2.0))",
-                  grade_id="tt-test-equal", points=1, **test),
-    ]
-    nb = nbformat.v4.new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    (solutions / "tt").mkdir(parents=True)
-    nbformat.write(nb, str(solutions / "tt" / "tt.ipynb"))
 
 
 def _case(name, code, base=WRONG_L1, fails=("tt-test-check", "tt-test-equal")):

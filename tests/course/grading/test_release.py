@@ -4,6 +4,7 @@
 and compare, and check that no solution code, hidden test or nbgrader marker reached a student.
 """
 
+import json
 from pathlib import Path
 
 import nbformat
@@ -133,3 +134,18 @@ def test_leak_check_finds_hidden_tests():
     nb = _nb("import torch", "def f(x):\n    raise NotImplementedError()",
              "assert f(1) == 1\nassert f(-1) == 0")
     assert leaked_lines(SOURCE, nb) == [(2, "assert f(-1) == 0")]
+
+
+def test_release_writes_the_integrity_record(fresh_release):
+    """The release records SHA-256 of every released and source notebook and of the package
+    (.grading/manifest.json), which autograding checks before and after each submission."""
+    from p2p_ref.course.grading.integrity import MANIFEST, sha256
+    course = fresh_release.parent
+    manifest = json.loads((course / MANIFEST).read_text())
+    notebooks = sorted(course.glob("lessons/*/*.ipynb")) + sorted(course.glob("solutions/*/*.ipynb"))
+    assert notebooks
+    for path in notebooks:
+        label = str(path.relative_to(course))
+        assert manifest.get(label) == sha256(path.read_bytes()), label
+    assert "p2p_ref/course/checks/ex4.py" in manifest and "nbgrader_config.py" in manifest
+    assert (course / ".grading/pristine/p2p_ref/course/checks/ex4.py").is_file()

@@ -405,7 +405,7 @@ def gan_loss(logits, target_is_real, mode="vanilla"):
         "name": "measure image by image, with denormalize",
         "fails": [],
         "edits": [
-            {"cell": "ex4-measure", "old": MEASURE, "new": '''    from p2p_ref.datasets.aligned import denormalize
+            {"cell": "ex4-measure", "old": MEASURE, "new": '''    from p2p_ref.paper.data import denormalize
 
     l1_values, sharpness_values = [], []
     with torch.no_grad():
