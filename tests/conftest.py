@@ -1,14 +1,16 @@
 """Shared test setup. The tests mirror the package (tests/paper, tests/datasets, ...); the grading
-tests import grading_harness and grading_cases from tests/course/grading."""
+tests import grading_harness and grading_cases from tests/course/grading, and a few tests share
+helpers of another folder's test module (test_notebooks, test_download), so those folders are on
+the path whichever test runs first."""
 
 import sys
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
-GRADING = TESTS / "course" / "grading"
-if str(GRADING) not in sys.path:
-    sys.path.insert(0, str(GRADING))
+for folder in (TESTS / "course" / "grading", TESTS / "course", TESTS / "datasets"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 
 import pytest  # noqa: E402

@@ -37,7 +37,7 @@ from torch import nn
 
 from p2p_ref.datasets.label_maps import StartMaps, fill_rect, fill_stroke
 from p2p_ref.datasets.palette import CMP_PALETTE, hex_colour, text_colour
-from p2p_ref.training.validation import run_generator
+from p2p_ref.training.validation import TEST_MODES, run_generator
 from p2p_ref.inference.translate import load_generator
 from p2p_ref.datasets import synthetic
 
@@ -164,7 +164,7 @@ class Playground(widgets.VBox):
 
     def __init__(self, G, info, maps, device="cpu", mode="paper", seed=0, display_size=384):
         self._cond, self._closed = threading.Condition(), False
-        if mode not in ("paper", "eval"):
+        if mode not in TEST_MODES:
             raise ValueError(f"mode={mode!r}: expected 'paper' or 'eval'")
         self.G, self.info, self.maps, self.device = G, info, maps, device
         self.mode, self.seed, self.size = mode, seed, info.size
@@ -319,7 +319,7 @@ class Playground(widgets.VBox):
 
     def set_mode(self, mode):
         """"paper" (dropout and batch statistics on) or "eval" (model.eval())."""
-        if mode not in ("paper", "eval"):
+        if mode not in TEST_MODES:
             raise ValueError(f"mode={mode!r}: expected 'paper' or 'eval'")
         self.mode = mode
         self.sample_button.disabled = mode == "eval"
