@@ -12,6 +12,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from p2p_ref.datasets.aligned import DIRECTIONS
+from p2p_ref.datasets.direction import choose_direction
 from p2p_ref.datasets.preprocess import PREPROCESS
 from p2p_ref.paper.losses import GAN_MODES
 from p2p_ref.paper.models import NORMS
@@ -37,8 +38,10 @@ class TrainConfig:
     dataset: str = flag("synthetic", "'synthetic' (generated offline), a downloaded name (facades, "
                         "maps, ...) or a folder holding train/ (and val/) pairs", positional=True)
     data_root: str = flag("datasets", "where named datasets live")
-    direction: str = flag("BtoA", "which half is G's input; BtoA = labels -> photo on facades "
-                          "and the synthetic set", DIRECTIONS)
+    direction: str | None = flag(None, "which half is G's input (default: the dataset's declared "
+                                 "direction: BtoA, labels -> photo, for facades, cityscapes and "
+                                 "the synthetic set; AtoB for maps and edges2*; AtoB for other "
+                                 "folders)", DIRECTIONS)
     load_size: int = flag(286, "jitter: resize to this (appendix 6.2)")
     crop_size: int = flag(256, "jitter: random crop of this size")
     preprocess: str = flag("resize_and_crop", "resize_and_crop: the paper's jitter; crop: crop at "
@@ -138,12 +141,23 @@ def resume_path(cfg):
     return path / "checkpoint.pt" if path.is_dir() else path
 
 
+def dataset_direction(cfg):
+    """--direction if given, else the one cfg.dataset declares (datasets/direction.py; a named
+    dataset is looked up under --data-root too), else AtoB."""
+    if cfg.direction is not None:
+        return cfg.direction
+    folder = Path(cfg.data_root) / cfg.dataset
+    return choose_direction(folder if folder.is_dir() else cfg.dataset)
+
+
 def effective_config(cfg, device):
     """cfg as the run uses it on `device`: the run folder filled in (--out, else the folder of
-    --resume PATH, else runs/pix2pix) and every fast-path setting decided (`fast_path_for`)."""
+    --resume PATH, else runs/pix2pix), the direction decided (`dataset_direction`) and every
+    fast-path setting decided (`fast_path_for`)."""
     out = cfg.out or (str(run_folder_of(cfg.resume)) if isinstance(cfg.resume, str)
                       else DEFAULT_OUT)
-    return replace(cfg, out=out, **asdict(fast_path_for(cfg, device)))
+    return replace(cfg, out=out, direction=dataset_direction(cfg),
+                   **asdict(fast_path_for(cfg, device)))
 
 
 def check_config(cfg):

@@ -25,7 +25,8 @@ from tqdm.auto import tqdm
 
 from p2p_ref.datasets.aligned import AlignedDataset, DataWarning, collate_pairs, resolve_dataset
 from p2p_ref.training.checkpoint import RunCheckpoints, rng_state, run_folder_of
-from p2p_ref.training.config import check_config, command_line, effective_config, resume_path
+from p2p_ref.training.config import (check_config, command_line, dataset_direction, effective_config,
+                                     resume_path)
 from p2p_ref.training.config_file import config_text, package_version, read_run_info, write_config
 from p2p_ref.training import pieces as stand_ins
 from p2p_ref.training.data_order import ResumableSampler, SeededPairs
@@ -80,13 +81,14 @@ def make_datasets(root, cfg, check=True):
     centre (crop, scale_width_and_crop) or padded (none)."""
     kw = dict(preprocess=cfg.preprocess, input_nc=cfg.input_nc, output_nc=cfg.output_nc,
               multiple=2 ** cfg.num_downs)
-    train_set = AlignedDataset(root, "train", cfg.direction, cfg.load_size, cfg.crop_size,
+    direction = dataset_direction(cfg)
+    train_set = AlignedDataset(root, "train", direction, cfg.load_size, cfg.crop_size,
                                flip=cfg.flip, check=check, **kw)
     if cfg.max_train_images:
         train_set.pairs = train_set.pairs[:cfg.max_train_images]
     split = _val_split(root)
     load = cfg.crop_size if cfg.preprocess == "resize_and_crop" else cfg.load_size
-    val_set = split and AlignedDataset(root, split, cfg.direction, load, cfg.crop_size, flip=False,
+    val_set = split and AlignedDataset(root, split, direction, load, cfg.crop_size, flip=False,
                                        center_crop=True, check=check, **kw)
     return train_set, val_set, split
 

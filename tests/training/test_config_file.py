@@ -140,3 +140,25 @@ def test_keep_last_needs_save_every_steps():
         check_config(TrainConfig(keep_last=2))
     cfg, show = command_line(["--keep-last", "2", "--save-every-steps", "10", "--print-config"])
     assert show and (cfg.keep_last, cfg.save_every_steps) == (2, 10)
+
+
+@pytest.mark.parametrize("dataset, expected", [("facades", "BtoA"), ("maps", "AtoB"),
+                                               ("edges2shoes", "AtoB"), ("my_pairs", "AtoB")])
+def test_the_direction_defaults_to_the_datasets_declared_one(tmp_path, capsys, dataset, expected):
+    """p2p-train maps reads aerial -> map (AtoB), facades labels -> photo (BtoA); a folder that
+    declares nothing is read AtoB; the direction is recorded resolved, and a flag wins."""
+    (tmp_path / "data" / dataset).mkdir(parents=True)
+    flags = [dataset, "--data-root", str(tmp_path / "data"), "--device", "cpu", "--print-config"]
+    train_mod.main(flags)
+    assert yaml.safe_load(capsys.readouterr().out)["direction"] == expected
+    other = {"AtoB": "BtoA", "BtoA": "AtoB"}[expected]
+    train_mod.main(flags + ["--direction", other])
+    assert yaml.safe_load(capsys.readouterr().out)["direction"] == other
+
+
+def test_the_synthetic_set_trains_labels_to_photo_by_default(syn, tmp_path):
+    """The synthetic folder declares BtoA in its meta.json: the run records and trains BtoA."""
+    cfg, _ = command_line(tiny_flags(syn, tmp_path / "run") + ["--max-steps", "1"])
+    assert cfg.direction is None
+    train(cfg)
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["direction"] == "BtoA"
