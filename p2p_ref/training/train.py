@@ -278,20 +278,10 @@ def check_run_folder(cfg, folder):
                               f"--out")
 
 
-def _train(cfg, d, device, pieces=None):
-    log = (lambda msg: tqdm.write(msg)) if d.is_main else (lambda msg: None)
-    fast = fast_path_for(cfg, device)
-    log(describe_choice(cfg, fast, device))
-    cfg = effective_config(cfg, device)  # what config.yaml and the checkpoints record
-    warn_if_slow_amp(cfg.amp, device, log)  # e.g. bf16 on a CPU without native bf16
-    folder = RunFolder(cfg.out)
-    check_run_folder(cfg, folder)
-    info = write_run_config(cfg, folder, device, fast) if d.is_main else {}
-    data = prepare_data(cfg, d, device, log, pieces)
-    run, ckpts = _start(cfg, d, device, folder, fast, log, pieces)
-    writer = open_logs(cfg, folder, run, info.get("wandb_id")) if d.is_main else None
-    save = Saver(cfg, run, ckpts, d, log)
-
+def run_epochs(cfg, run, data, device, d, folder, writer, save, log):
+    """Epochs until the schedule's end or --max-steps, each followed by validation, samples and a
+    checkpoint; Ctrl-C or SIGTERM saves and stops. Returns "finished", "stopped" or
+    "interrupted"."""
     total_epochs = cfg.n_epochs + cfg.n_epochs_decay
     total_steps = total_epochs * len(data.loader)
     if cfg.max_steps is not None:
@@ -322,6 +312,24 @@ def _train(cfg, d, device, pieces=None):
         bar.close()
         if writer is not None:
             writer.close()
+    return status
+
+
+def _train(cfg, d, device, pieces=None):
+    log = (lambda msg: tqdm.write(msg)) if d.is_main else (lambda msg: None)
+    fast = fast_path_for(cfg, device)
+    log(describe_choice(cfg, fast, device))
+    cfg = effective_config(cfg, device)  # what config.yaml and the checkpoints record
+    warn_if_slow_amp(cfg.amp, device, log)  # e.g. bf16 on a CPU without native bf16
+    folder = RunFolder(cfg.out)
+    check_run_folder(cfg, folder)
+    info = write_run_config(cfg, folder, device, fast) if d.is_main else {}
+    data = prepare_data(cfg, d, device, log, pieces)
+    run, ckpts = _start(cfg, d, device, folder, fast, log, pieces)
+    writer = open_logs(cfg, folder, run, info.get("wandb_id")) if d.is_main else None
+    save = Saver(cfg, run, ckpts, d, log)
+
+    status = run_epochs(cfg, run, data, device, d, folder, writer, save, log)
     if d.is_main and status != "interrupted":
         with local_batchnorm(run.G):  # rank 0 alone: SyncBatchNorm must not wait for the others
             grid = sample_grid(run.G, data.fixed_pairs, device, cfg.test_mode, cfg.seed)
