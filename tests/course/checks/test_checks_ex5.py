@@ -1,6 +1,7 @@
 """The lesson 5 checks pass every correct way of writing each exercise and name the usual mistakes."""
 
 import inspect
+import math
 
 import matplotlib
 import numpy as np
@@ -499,10 +500,19 @@ def test_train_set_passes_in_other_styles(capsys):
             super().__init__(root, split="train", direction="BtoA",
                              load_size=round(crop_size * 1.1171875), crop_size=crop_size)
 
+    def floor_division(root, crop_size=64):  # 64 * 286 / 256 = 71.5 rounded down: as good as 72
+        return AlignedDataset(root, "train", "BtoA", crop_size * 286 // 256, crop_size)
+
+    def ceiling(root, crop_size=64):  # 32 * 286 / 256 = 35.75 rounded up
+        return AlignedDataset(root, "train", "BtoA", math.ceil(crop_size * 286 / 256), crop_size)
+
     check.make_train_set(make_train_set)
     check.make_train_set(positional, crop_size=32)
     check.make_train_set(lambda root, crop_size=64: MyPairs(root, crop_size))
-    assert capsys.readouterr().out.count("\N{CHECK MARK}") == 3
+    check.make_train_set(floor_division)
+    check.make_train_set(floor_division, crop_size=32)
+    check.make_train_set(ceiling, crop_size=32)
+    assert capsys.readouterr().out.count("\N{CHECK MARK}") == 6
 
 
 def test_train_set_mistakes_are_named(tmp_path):
@@ -513,6 +523,11 @@ def test_train_set_mistakes_are_named(tmp_path):
     assert "random flips are off" in failure(check.make_train_set, no_flip)
     no_jitter = lambda root, crop_size=64: AlignedDataset(root, "train", "BtoA", 64, 64, flip=False)  # noqa: E731
     assert "load_size is 64" in failure(check.make_train_set, no_jitter)
+    # the ratio the wrong way round or a fixed margin: within a few pixels, still not the paper's
+    margin = lambda root, crop_size=64: AlignedDataset(root, "train", "BtoA", crop_size + 30, crop_size)  # noqa: E731
+    assert "71 or 72 pixels" in failure(check.make_train_set, margin)
+    assert "35 or 36 pixels" in failure(check.make_train_set, lambda root, crop_size=32: AlignedDataset(
+        root, "train", "BtoA", 34, crop_size), crop_size=32)
     wrong_crop = lambda root, crop_size=64: AlignedDataset(root, "train", "BtoA", 286, 256)  # noqa: E731
     assert "crop_size=64" in failure(check.make_train_set, wrong_crop)
     fixed_crop = lambda root, crop_size=64: make_train_set(root)  # noqa: E731
