@@ -1,5 +1,6 @@
 """The lesson 5 checks pass every correct way of writing each exercise and name the usual mistakes."""
 
+import functools
 import inspect
 import math
 
@@ -20,7 +21,7 @@ from p2p_ref.course.checks import ex5 as check
 from p2p_ref.course.checks import ex5_step
 from p2p_ref.datasets.aligned import AlignedDataset
 from p2p_ref.paper.data import denormalize
-from p2p_ref.paper.losses import discriminator_loss, generator_loss
+from p2p_ref.paper.losses import discriminator_loss, gan_loss, generator_loss, l1_loss
 
 matplotlib.use("Agg")
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -152,7 +153,44 @@ def frozen_with_requires_grad(G, D, opt_G, opt_D, x, y, lambda_l1=100.0, gan_mod
     return as_dict(loss_D.detach(), loss_G.detach(), gan.detach(), l1.detach())
 
 
-CORRECT_STEPS = [train_step, official_style, zeroed_at_the_end, frozen_with_requires_grad]
+def halves_backward_one_by_one(G, D, opt_G, opt_D, x, y, lambda_l1=100.0, gan_mode="vanilla"):
+    """D's two halves back-propagated one after the other (their gradients add up to those of
+    the sum), opt_G cleared before the D step, where nothing reaches G yet; D not frozen."""
+    opt_G.zero_grad()
+    opt_D.zero_grad()
+    fake = G(x)
+    loss_D_fake = 0.5 * gan_loss(D(x, fake.detach()), False, gan_mode)
+    loss_D_fake.backward()
+    loss_D_real = 0.5 * gan_loss(D(x, y), True, gan_mode)
+    loss_D_real.backward()
+    opt_D.step()
+    gan, l1 = gan_loss(D(x, fake), True, gan_mode), l1_loss(fake, y)
+    loss_G = gan + lambda_l1 * l1
+    loss_G.backward()
+    opt_G.step()
+    return as_dict(*(v.item() for v in (loss_D_fake + loss_D_real, loss_G, gan, l1)))
+
+
+def gradients_from_autograd_grad(G, D, opt_G, opt_D, x, y, lambda_l1=100.0, gan_mode="vanilla"):
+    """No zero_grad, no backward: each loss's gradients for its own network only, installed as
+    .grad before that network's optimizer steps."""
+    def install(loss, net):
+        params = list(net.parameters())
+        for p, g in zip(params, torch.autograd.grad(loss, params)):
+            p.grad = g
+
+    fake = G(x)
+    loss_D = discriminator_loss(D(x, y), D(x, fake.detach()), gan_mode)
+    install(loss_D, D)
+    opt_D.step()
+    loss_G, gan, l1 = generator_loss(D(x, fake), fake, y, lambda_l1, gan_mode)
+    install(loss_G, G)
+    opt_G.step()
+    return as_dict(loss_D.detach(), loss_G.detach(), gan.detach(), l1.detach())
+
+
+CORRECT_STEPS = [train_step, official_style, zeroed_at_the_end, frozen_with_requires_grad,
+                 halves_backward_one_by_one, gradients_from_autograd_grad]
 
 
 @pytest.mark.parametrize("step", CORRECT_STEPS, ids=lambda f: f.__name__)
@@ -450,12 +488,22 @@ def test_optimizers_and_schedule_in_other_styles_pass(capsys):
             return 1
         return np.float64(1 - (epoch - n_epochs) / (n_epochs_decay + 1))
 
+    def partial_adam(G, D, lr=2e-4, beta1=0.5):  # betas as a list, foreach on
+        adam = functools.partial(torch.optim.Adam, lr=lr, betas=[beta1, 0.999], foreach=True)
+        return adam(G.parameters()), adam(D.parameters())
+
+    def epochs_left(epoch, n_epochs=100, n_epochs_decay=100):  # capped at 1
+        return float(min(1.0, (n_epochs + n_epochs_decay + 1 - epoch) / (n_epochs_decay + 1)))
+
     check.make_optimizers(make_optimizers)
     check.make_optimizers(as_list)
+    check.make_optimizers(partial_adam)
     check.lr_factor(lr_factor)
     check.lr_factor(if_else)
     check.lr_factor_more(if_else)
-    assert capsys.readouterr().out.count("\N{CHECK MARK}") == 5
+    check.lr_factor(epochs_left)
+    check.lr_factor_more(epochs_left)
+    assert capsys.readouterr().out.count("\N{CHECK MARK}") == 8
 
 
 def test_optimizer_mistakes_are_named():
