@@ -76,7 +76,8 @@ def _mirrored(t):
 def make_train_set(student, root=None, crop_size=64):
     """`make_train_set(root, crop_size)`: the "train" split as pairs (x, y) = (label map, photo)
     in [-1, 1], crop_size x crop_size, with the paper's paired jitter scaled to crop_size: resize
-    to round(crop_size * 286 / 256), the same random crop and the same random mirror for x and y.
+    to crop_size * 286 / 256 (rounded either way when it is not whole), the same random crop and
+    the same random mirror for x and y.
 
     The check makes its own data (four synthetic facades, and a set that shows which way a crop
     was mirrored) in a temporary folder; `root` may name another synthetic set instead."""
@@ -107,15 +108,18 @@ def make_train_set(student, root=None, crop_size=64):
                  "x = the label map, y = the photo: labels -> photo is direction 'BtoA' on facades and on "
                  "the synthetic set (B, the right half, holds the labels)", f"{where}: the direction argument")
         load = getattr(ds, "load_size", None)
-        want = round(crop_size * 286 / 256)
-        if load is not None and load != want:
+        exact = crop_size * 286 / 256
+        sizes = sorted({math.floor(exact), math.ceil(exact)})
+        want = " or ".join(map(str, sizes))
+        if load is not None and load not in sizes:
             fail(f"load_size is {load} for crop_size {crop_size}",
-                 f"round(crop_size * 286 / 256) = {want}: the paper's 286 -> 256 jitter, scaled", f"{where}: load_size")
+                 f"{want} pixels: the paper resizes to 286 x 286 before its 256 x 256 crops, and "
+                 f"{crop_size} * 286 / 256 = {exact:g} (rounded either way)", f"{where}: load_size")
         torch.manual_seed(0)
         draws = [ds[0][0] for _ in range(8)]
         if all(torch.equal(draws[0], d) for d in draws[1:]):
             fail("ds[0] returns the same crop every time: no random jitter",
-                 f"random jitter: resize to round(crop_size * 286 / 256) = {want}, take a random "
+                 f"random jitter: resize to {want} (crop_size * 286 / 256), take a random "
                  "crop_size crop, mirror half the time", f"{where}: load_size and flip")
         _check_flips(student, _mirror_set(Path(tmp) / "mirror"), crop_size)
     passed(f"make_train_set(root, crop_size={crop_size}): the train split, x = label map, y = photo, "

@@ -164,11 +164,80 @@ def paired_jitter_pil(a, b, load_size=286, crop_size=256, flip=True, generator=N
     return tuple(out)
 
 
-CORRECT_SPLITS = [split_ab, split_ab_tensor, split_ab_numpy]
+def split_ab_chunk(image):
+    """uint8 tensors cut with chunk, back to PIL exactly."""
+    t = TF.pil_to_tensor(image)
+    if t.shape[-1] % 2:
+        raise ValueError(f"{image.width}x{image.height}: the width is odd")
+    return tuple(TF.to_pil_image(half) for half in t.chunk(2, dim=-1))
+
+
+def split_ab_np_split(image):
+    """np.split refuses an odd width by itself; the error is raised again with the size."""
+    try:
+        left, right = np.split(np.asarray(image), 2, axis=1)
+    except ValueError:
+        raise ValueError(f"{image.width}x{image.height} has no middle column") from None
+    return Image.fromarray(left), Image.fromarray(right)
+
+
+def normalize_lerp(t):
+    return torch.lerp(torch.full_like(t, -1.0), torch.ones_like(t), t)
+
+
+def denormalize_hardtanh(t):
+    """Clamped to [-1, 1] first, then rescaled: the same map."""
+    return torch.nn.functional.hardtanh(t, -1.0, 1.0).add(1.0).div(2.0)
+
+
+def paired_jitter_v2(a, b, load_size=286, crop_size=256, flip=True, generator=None):
+    """One transforms.v2 pipeline called on both images at once: one set of random parameters
+    (torch's global generator). tv_tensors.Image marks both as images; a plain second tensor
+    would pass through v2 untouched."""
+    from torchvision import tv_tensors
+    from torchvision.transforms import v2
+
+    steps = [v2.Resize((load_size, load_size), interpolation=InterpolationMode.BICUBIC,
+                       antialias=True), v2.RandomCrop(crop_size)]
+    if flip:
+        steps.append(v2.RandomHorizontalFlip(p=0.5))
+    a, b = v2.Compose(steps)(tv_tensors.Image(a), tv_tensors.Image(b))
+    return a.as_subclass(torch.Tensor), b.as_subclass(torch.Tensor)
+
+
+def paired_jitter_one_draw(a, b, load_size=286, crop_size=256, flip=True, generator=None):
+    """Row, column and mirror from one torch.rand(3) of the generator; the pair as one batch."""
+    u = torch.rand(3, generator=generator)
+    n = load_size - crop_size + 1
+    i, j = (u[:2] * n).long().clamp(max=n - 1).tolist()
+    pair = torch.nn.functional.interpolate(torch.stack([a, b]), size=(load_size, load_size),
+                                           mode="bicubic", align_corners=False, antialias=True)
+    pair = pair[..., i:i + crop_size, j:j + crop_size]
+    if flip and u[2] < 0.5:
+        pair = pair.flip(-1)
+    return pair[0], pair[1]
+
+
+def paired_jitter_multinomial(a, b, load_size=286, crop_size=256, flip=True, generator=None):
+    """Offsets as two choices of torch.multinomial, the mirror as randint(2), a nested helper."""
+    n = load_size - crop_size + 1
+    i, j = torch.multinomial(torch.ones(n), 2, replacement=True, generator=generator).tolist()
+    mirror = flip and torch.randint(2, (), generator=generator).item() == 1
+
+    def one(t):
+        t = TF.crop(TF.resize(t, [load_size, load_size], antialias=True), i, j, crop_size, crop_size)
+        return TF.hflip(t) if mirror else t
+
+    return one(a), one(b)
+
+
+CORRECT_SPLITS = [split_ab, split_ab_tensor, split_ab_numpy, split_ab_chunk, split_ab_np_split]
 CORRECT_NORMALIZE = [(normalize, denormalize), (normalize_shift_scale, denormalize_shift_scale),
-                     (normalize_torchvision, denormalize_torchvision)]
+                     (normalize_torchvision, denormalize_torchvision),
+                     (normalize_lerp, denormalize_hardtanh)]
 CORRECT_JITTERS = [paired_jitter, paired_jitter_concat, paired_jitter_get_params,
-                   paired_jitter_official, paired_jitter_pil]
+                   paired_jitter_official, paired_jitter_pil, paired_jitter_v2,
+                   paired_jitter_one_draw, paired_jitter_multinomial]
 
 
 @pytest.mark.parametrize("fn", CORRECT_SPLITS, ids=lambda f: f.__name__)
@@ -601,3 +670,17 @@ def test_normalize_for_one_image_only():
 def test_normalize_with_the_wrong_torchvision_statistics():
     imagenet = T.Normalize(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
     assert "maps 0, 0.25, 0.5, 1 to" in failure(check.normalize, lambda t: imagenet(t))
+
+
+def test_transforms_v2_on_plain_tensors_leaves_b_behind():
+    """transforms.v2 treats only the FIRST plain tensor of a call as an image and passes the
+    others through: B keeps its size and is neither cropped nor mirrored."""
+    from torchvision.transforms import v2
+
+    def plain_v2(a, b, load_size=286, crop_size=256, flip=True, generator=None):
+        steps = v2.Compose([v2.Resize((load_size, load_size), antialias=True),
+                            v2.RandomCrop(crop_size), v2.RandomHorizontalFlip(p=0.5 if flip else 0.0)])
+        return steps(a, b)
+
+    assert "shape" in failure(check.paired_jitter_shapes, plain_v2)
+    assert "no longer line up" in failure(check.paired_jitter_aligned, plain_v2)

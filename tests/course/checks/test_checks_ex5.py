@@ -1,6 +1,8 @@
 """The lesson 5 checks pass every correct way of writing each exercise and name the usual mistakes."""
 
+import functools
 import inspect
+import math
 
 import matplotlib
 import numpy as np
@@ -19,7 +21,7 @@ from p2p_ref.course.checks import ex5 as check
 from p2p_ref.course.checks import ex5_step
 from p2p_ref.datasets.aligned import AlignedDataset
 from p2p_ref.paper.data import denormalize
-from p2p_ref.paper.losses import discriminator_loss, generator_loss
+from p2p_ref.paper.losses import discriminator_loss, gan_loss, generator_loss, l1_loss
 
 matplotlib.use("Agg")
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -151,7 +153,44 @@ def frozen_with_requires_grad(G, D, opt_G, opt_D, x, y, lambda_l1=100.0, gan_mod
     return as_dict(loss_D.detach(), loss_G.detach(), gan.detach(), l1.detach())
 
 
-CORRECT_STEPS = [train_step, official_style, zeroed_at_the_end, frozen_with_requires_grad]
+def halves_backward_one_by_one(G, D, opt_G, opt_D, x, y, lambda_l1=100.0, gan_mode="vanilla"):
+    """D's two halves back-propagated one after the other (their gradients add up to those of
+    the sum), opt_G cleared before the D step, where nothing reaches G yet; D not frozen."""
+    opt_G.zero_grad()
+    opt_D.zero_grad()
+    fake = G(x)
+    loss_D_fake = 0.5 * gan_loss(D(x, fake.detach()), False, gan_mode)
+    loss_D_fake.backward()
+    loss_D_real = 0.5 * gan_loss(D(x, y), True, gan_mode)
+    loss_D_real.backward()
+    opt_D.step()
+    gan, l1 = gan_loss(D(x, fake), True, gan_mode), l1_loss(fake, y)
+    loss_G = gan + lambda_l1 * l1
+    loss_G.backward()
+    opt_G.step()
+    return as_dict(*(v.item() for v in (loss_D_fake + loss_D_real, loss_G, gan, l1)))
+
+
+def gradients_from_autograd_grad(G, D, opt_G, opt_D, x, y, lambda_l1=100.0, gan_mode="vanilla"):
+    """No zero_grad, no backward: each loss's gradients for its own network only, installed as
+    .grad before that network's optimizer steps."""
+    def install(loss, net):
+        params = list(net.parameters())
+        for p, g in zip(params, torch.autograd.grad(loss, params)):
+            p.grad = g
+
+    fake = G(x)
+    loss_D = discriminator_loss(D(x, y), D(x, fake.detach()), gan_mode)
+    install(loss_D, D)
+    opt_D.step()
+    loss_G, gan, l1 = generator_loss(D(x, fake), fake, y, lambda_l1, gan_mode)
+    install(loss_G, G)
+    opt_G.step()
+    return as_dict(loss_D.detach(), loss_G.detach(), gan.detach(), l1.detach())
+
+
+CORRECT_STEPS = [train_step, official_style, zeroed_at_the_end, frozen_with_requires_grad,
+                 halves_backward_one_by_one, gradients_from_autograd_grad]
 
 
 @pytest.mark.parametrize("step", CORRECT_STEPS, ids=lambda f: f.__name__)
@@ -449,12 +488,22 @@ def test_optimizers_and_schedule_in_other_styles_pass(capsys):
             return 1
         return np.float64(1 - (epoch - n_epochs) / (n_epochs_decay + 1))
 
+    def partial_adam(G, D, lr=2e-4, beta1=0.5):  # betas as a list, foreach on
+        adam = functools.partial(torch.optim.Adam, lr=lr, betas=[beta1, 0.999], foreach=True)
+        return adam(G.parameters()), adam(D.parameters())
+
+    def epochs_left(epoch, n_epochs=100, n_epochs_decay=100):  # capped at 1
+        return float(min(1.0, (n_epochs + n_epochs_decay + 1 - epoch) / (n_epochs_decay + 1)))
+
     check.make_optimizers(make_optimizers)
     check.make_optimizers(as_list)
+    check.make_optimizers(partial_adam)
     check.lr_factor(lr_factor)
     check.lr_factor(if_else)
     check.lr_factor_more(if_else)
-    assert capsys.readouterr().out.count("\N{CHECK MARK}") == 5
+    check.lr_factor(epochs_left)
+    check.lr_factor_more(epochs_left)
+    assert capsys.readouterr().out.count("\N{CHECK MARK}") == 8
 
 
 def test_optimizer_mistakes_are_named():
@@ -499,10 +548,19 @@ def test_train_set_passes_in_other_styles(capsys):
             super().__init__(root, split="train", direction="BtoA",
                              load_size=round(crop_size * 1.1171875), crop_size=crop_size)
 
+    def floor_division(root, crop_size=64):  # 64 * 286 / 256 = 71.5 rounded down: as good as 72
+        return AlignedDataset(root, "train", "BtoA", crop_size * 286 // 256, crop_size)
+
+    def ceiling(root, crop_size=64):  # 32 * 286 / 256 = 35.75 rounded up
+        return AlignedDataset(root, "train", "BtoA", math.ceil(crop_size * 286 / 256), crop_size)
+
     check.make_train_set(make_train_set)
     check.make_train_set(positional, crop_size=32)
     check.make_train_set(lambda root, crop_size=64: MyPairs(root, crop_size))
-    assert capsys.readouterr().out.count("\N{CHECK MARK}") == 3
+    check.make_train_set(floor_division)
+    check.make_train_set(floor_division, crop_size=32)
+    check.make_train_set(ceiling, crop_size=32)
+    assert capsys.readouterr().out.count("\N{CHECK MARK}") == 6
 
 
 def test_train_set_mistakes_are_named(tmp_path):
@@ -513,6 +571,11 @@ def test_train_set_mistakes_are_named(tmp_path):
     assert "random flips are off" in failure(check.make_train_set, no_flip)
     no_jitter = lambda root, crop_size=64: AlignedDataset(root, "train", "BtoA", 64, 64, flip=False)  # noqa: E731
     assert "load_size is 64" in failure(check.make_train_set, no_jitter)
+    # the ratio the wrong way round or a fixed margin: within a few pixels, still not the paper's
+    margin = lambda root, crop_size=64: AlignedDataset(root, "train", "BtoA", crop_size + 30, crop_size)  # noqa: E731
+    assert "71 or 72 pixels" in failure(check.make_train_set, margin)
+    assert "35 or 36 pixels" in failure(check.make_train_set, lambda root, crop_size=32: AlignedDataset(
+        root, "train", "BtoA", 34, crop_size), crop_size=32)
     wrong_crop = lambda root, crop_size=64: AlignedDataset(root, "train", "BtoA", 286, 256)  # noqa: E731
     assert "crop_size=64" in failure(check.make_train_set, wrong_crop)
     fixed_crop = lambda root, crop_size=64: make_train_set(root)  # noqa: E731

@@ -125,18 +125,72 @@ def solution_regions(nb):
     return hidden, visible
 
 
+# Lines of a solution region that a release may show: nbgrader's stubs, and lines too trivial to
+# give an answer away. Anything else from a solution or hidden-test region that appears in the
+# release (a code line, a markdown line, an inline `code` span, a line of a fenced block) is a
+# leak, whether or not the source also shows it outside the region.
+TRIVIAL_LINES = {"pass", "return", "else:", "try:", "finally:", "super().__init__()",
+                 "(", ")", "[", "]", "{", "}", "),", "],", "},", "])", "))", '"""', "'''"}
+# `return x`, `return a, b`: returning names the stub's signature or the text already gives.
+TRIVIAL_RETURN = re.compile(r"return\s+\w+(\s*,\s*\w+)*,?")
+# The signature lines the stub must give (def / class headers).
+SIGNATURE = re.compile(r"(async\s+)?(def|class)\s+\w+.*:")
+INLINE_CODE = re.compile(r"(`+)(.+?)\1")
+
+
+def _normal(line):
+    """A line as the leak check compares it: without a trailing `# comment` (code only), with
+    runs of whitespace collapsed, stripped."""
+    return " ".join(line.split())
+
+
+def _code_forms(line):
+    """The stripped line, and the same line without a trailing comment."""
+    s = _normal(line)
+    forms = {s}
+    if "#" in s and not s.startswith("#"):
+        forms.add(_normal(s.split("#", 1)[0]))  # a `#` inside a string only adds a shorter form
+    return {f for f in forms if f}
+
+
+def _allowed(line):
+    return (line in STUB_LINES or line in TRIVIAL_LINES or TRIVIAL_RETURN.fullmatch(line)
+            or SIGNATURE.fullmatch(line) or line.startswith("#"))
+
+
+def shown_texts(cell):
+    """What a student reads in a released cell, as (text, where) pairs: every line of a code
+    cell (with and without a trailing comment); every line of a markdown cell, every line of its
+    fenced code blocks and the content of each inline `code` span."""
+    out = []
+    for line in cell.source.splitlines():
+        if cell.cell_type == "code":
+            out += [(f, "code") for f in _code_forms(line)]
+            continue
+        stripped = _normal(line)
+        if stripped.startswith(("```", "~~~")):
+            continue
+        out += [(f, "markdown") for f in _code_forms(line)]
+        out += [(_normal(m.group(2)), "inline code") for m in INLINE_CODE.finditer(line)]
+    return out
+
+
 def leaked_lines(source_nb, released_nb):
-    """Lines of the release that come from a solution / hidden-test region of the source (and
-    appear nowhere else in the source), plus any line still holding an nbgrader marker."""
-    hidden, visible = solution_regions(source_nb)
+    """(cell index, line) of the release that give away a solution: any line still holding an
+    nbgrader marker, and every shown text (see shown_texts) equal to a non-trivial line of a
+    solution / hidden-test region of the source, compared without trailing comments. Strict:
+    a line the source also shows outside the regions counts too (a dictated answer is a leak);
+    only the stub lines, def/class signatures and TRIVIAL_LINES are allowed."""
+    hidden, _ = solution_regions(source_nb)
+    secret = {f for line in hidden for f in _code_forms(line) if not _allowed(f)}
     leaks = []
     for i, cell in enumerate(released_nb.cells):
         for line in cell.source.splitlines():
-            s = line.strip()
-            if any(m in s for m in MARKERS):
-                leaks.append((i, s))
-            elif s in hidden and s not in visible and s not in STUB_LINES:
-                leaks.append((i, s))
+            if any(m in line for m in MARKERS):
+                leaks.append((i, line.strip()))
+        for text, _ in shown_texts(cell):
+            if text in secret and (i, text) not in leaks:
+                leaks.append((i, text))
     return leaks
 
 

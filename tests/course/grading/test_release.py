@@ -136,6 +136,56 @@ def test_leak_check_finds_hidden_tests():
     assert leaked_lines(SOURCE, nb) == [(2, "assert f(-1) == 0")]
 
 
+# The strict check: a solution line is a leak wherever the release shows it, even where the source
+# itself shows it outside the solution region (a dictated answer).
+DICTATING_SOURCE = _nb("import torch\n# the answer, shown before the exercise:\ny = torch.relu(x)",
+                       "def f(x):\n    ### BEGIN SOLUTION\n    y = torch.relu(x)  # ReLU\n"
+                       "    return y\n    ### END SOLUTION",
+                       "assert f(1) == 1")
+STUB = "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+
+
+def _release(first, kind="code"):
+    """A release of DICTATING_SOURCE whose first cell (code or markdown) holds `first`."""
+    nb = _nb("import torch", STUB, "assert f(1) == 1")
+    if kind == "markdown":
+        nb.cells[0] = nbformat.v4.new_markdown_cell(first)
+    else:
+        nb.cells[0].source = first
+    return nb
+
+
+@pytest.mark.parametrize("first, kind", [
+    ("import torch\ny = torch.relu(x)", "code"),                 # a visible code cell repeats it
+    ("import torch\ny = torch.relu(x)   # see the paper", "code"),  # with another comment
+    ("Compute `y = torch.relu(x)` and return it.", "markdown"),   # inline code in the prose
+    ("The answer:\n\n```python\n    y = torch.relu(x)\n```", "markdown"),  # a fenced block
+    ("y = torch.relu(x)", "markdown"),                            # a plain markdown line
+], ids=["code-cell", "code-cell-other-comment", "inline-code", "fenced-block", "markdown-line"])
+def test_strict_leak_check_finds_dictated_solution_lines(first, kind):
+    assert leaked_lines(DICTATING_SOURCE, _release(first, kind)) == [(0, "y = torch.relu(x)")]
+
+
+def test_strict_leak_check_allows_signatures_stubs_and_trivial_lines():
+    source = _nb("import torch",
+                 "class Net(torch.nn.Module):\n    ### BEGIN SOLUTION\n    def __init__(self):\n"
+                 "        super().__init__()\n        self.layers = torch.nn.Sequential(\n"
+                 "            torch.nn.ReLU(),\n        )\n\n    def forward(self, x):\n"
+                 "        return self.layers(x)\n    ### END SOLUTION\n\n\n"
+                 "def f(a, b):\n    ### BEGIN SOLUTION\n    # swap them\n    return b, a\n"
+                 "    ### END SOLUTION",
+                 "assert f(1, 2) == (2, 1)")
+    released = _nb("import torch",
+                   "class Net(torch.nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                   "        # YOUR CODE HERE\n        raise NotImplementedError()\n\n"
+                   "    def forward(self, x):\n        pass\n        )\n\n\n"
+                   "def f(a, b):\n    # swap them\n    return b, a",
+                   "assert f(1, 2) == (2, 1)")
+    assert leaked_lines(source, released) == []
+    released.cells[1].source += "\n        return self.layers(x)"
+    assert leaked_lines(source, released) == [(1, "return self.layers(x)")]
+
+
 def test_release_writes_the_integrity_record(fresh_release):
     """The release records SHA-256 of every released and source notebook and of the package
     (.grading/manifest.json), which autograding checks before and after each submission."""

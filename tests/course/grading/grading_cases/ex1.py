@@ -410,3 +410,99 @@ ALTERNATIVES = [
         "fails": [],
     },
 ]
+
+# Correct solutions in idioms the issue on designed exercises (17) asked for, added when the
+# lesson stopped giving the code pieces: torchvision.transforms.v2 on a pair of tv_tensors
+# (one call, one set of random parameters for both), every random choice from the one
+# `generator`, and NumPy or uint8 tensors for the split.
+ALTERNATIVES += [
+    {
+        # split_ab on uint8 tensors with chunk, normalize as a lerp, denormalize clamping first
+        # (hardtanh); the jitter as ONE transforms.v2 pipeline called on both images at once
+        "name": "transforms v2 on a pair of tv_tensors",
+        "edits": [
+            _split("    t = TF.pil_to_tensor(image)                  # uint8 (C, H, W)\n"
+                   "    if t.shape[-1] % 2:\n"
+                   "        raise ValueError(f\"{image.width}x{image.height}: the width is odd\")\n"
+                   "    a, b = t.chunk(2, dim=-1)\n"
+                   "    return TF.to_pil_image(a), TF.to_pil_image(b)\n"),
+            {"cell": "ex1-normalize", "old": _NORMALIZE_CELL,
+             "new": "def normalize(t):\n"
+                    "    return torch.lerp(torch.full_like(t, -1.0), torch.ones_like(t), t)\n"
+                    "\n"
+                    "\n"
+                    "def denormalize(t):\n"
+                    "    return F.hardtanh(t, -1.0, 1.0).add(1.0).div(2.0)\n"},
+            _jitter("    from torchvision import tv_tensors\n"
+                    "    from torchvision.transforms import v2\n"
+                    "\n"
+                    "    steps = [v2.Resize((load_size, load_size),\n"
+                    "                       interpolation=InterpolationMode.BICUBIC, antialias=True),\n"
+                    "             v2.RandomCrop(crop_size)]\n"
+                    "    if flip:\n"
+                    "        steps.append(v2.RandomHorizontalFlip(p=0.5))\n"
+                    "    # tv_tensors.Image marks both as images: a plain second tensor would pass\n"
+                    "    # through v2 untouched\n"
+                    "    a, b = v2.Compose(steps)(tv_tensors.Image(a), tv_tensors.Image(b))\n"
+                    "    return a.as_subclass(torch.Tensor), b.as_subclass(torch.Tensor)\n"),
+        ],
+        "fails": [],
+    },
+    {
+        # np.split (which refuses an odd width by itself, re-raised with the size); the pair
+        # stacked into one batch for F.interpolate (bicubic, antialiased); all three random
+        # choices from one torch.rand(3, generator=generator)
+        "name": "one generator draw for crop and flip, np.split",
+        "edits": [
+            _split("    pixels = np.asarray(image)\n"
+                   "    try:\n"
+                   "        left, right = np.split(pixels, 2, axis=1)\n"
+                   "    except ValueError:\n"
+                   "        raise ValueError(f\"{image.width}x{image.height} has no middle column\") from None\n"
+                   "    return Image.fromarray(left), Image.fromarray(right)\n"),
+            _jitter("    u = torch.rand(3, generator=generator)        # row, column, mirror\n"
+                    "    n = load_size - crop_size + 1\n"
+                    "    i, j = (u[:2] * n).long().clamp(max=n - 1).tolist()\n"
+                    "    pair = torch.stack([a, b])                   # (2, C, H, W)\n"
+                    "    pair = F.interpolate(pair, size=(load_size, load_size), mode=\"bicubic\",\n"
+                    "                         align_corners=False, antialias=True)\n"
+                    "    pair = pair[..., i:i + crop_size, j:j + crop_size]\n"
+                    "    if flip and u[2] < 0.5:\n"
+                    "        pair = pair.flip(-1)\n"
+                    "    return pair[0], pair[1]\n"),
+        ],
+        "fails": [],
+    },
+    {
+        # divmod and a generator of the two boxes for split_ab; torch.sub / torch.clip; the crop
+        # offsets as two choices of torch.multinomial and the mirror as randint(2), all from the
+        # generator, applied by a nested helper with TF.resize / TF.crop / TF.hflip
+        "name": "multinomial offsets, a nested helper, divmod boxes",
+        "edits": [
+            _split("    half, odd = divmod(image.width, 2)\n"
+                   "    if odd:\n"
+                   "        raise ValueError(f\"odd width: {image.width} x {image.height}\")\n"
+                   "    return tuple(image.crop((k * half, 0, (k + 1) * half, image.height))\n"
+                   "                 for k in range(2))\n"),
+            {"cell": "ex1-normalize", "old": _NORMALIZE_CELL,
+             "new": "def normalize(t):\n"
+                    "    return torch.sub(torch.mul(t, 2.0), 1.0)\n"
+                    "\n"
+                    "\n"
+                    "def denormalize(t):\n"
+                    "    return torch.clip((t + 1.0) * 0.5, 0.0, 1.0)\n"},
+            _jitter("    n = load_size - crop_size + 1\n"
+                    "    i, j = torch.multinomial(torch.ones(n), 2, replacement=True,\n"
+                    "                             generator=generator).tolist()\n"
+                    "    mirror = flip and torch.randint(2, (), generator=generator).item() == 1\n"
+                    "\n"
+                    "    def one(t):\n"
+                    "        t = TF.resize(t, [load_size, load_size], antialias=True)\n"
+                    "        t = TF.crop(t, i, j, crop_size, crop_size)\n"
+                    "        return TF.hflip(t) if mirror else t\n"
+                    "\n"
+                    "    return one(a), one(b)\n"),
+        ],
+        "fails": [],
+    },
+]

@@ -419,3 +419,92 @@ ALTERNATIVES = [
         "fails": [],
     },
 ]
+
+# Correct solutions added when the lesson stopped dictating (issue 17): the resize worked out by
+# floor division, D's loss back-propagated in its two halves, gradients installed with
+# torch.autograd.grad instead of zero_grad / backward, and other ways to build the optimizers,
+# the schedule and the sample grid.
+ALTERNATIVES += [
+    {
+        # 64 * 286 // 256 = 71 (71.5 rounded down); D's halves backward one by one (the gradients
+        # add up to those of their sum); opt_G cleared before the D step, where nothing reaches G
+        # yet; losses from gan_loss / l1_loss; D's leftover gradients from G's backward are
+        # cleared by the next call's opt_D.zero_grad(); floats returned
+        "name": "floor-division resize, D's halves backward one by one, opt_G cleared first",
+        "edits": [
+            {"cell": "ex5-make-train-set", "old": _TRAIN_SET, "new": '''    load_size = crop_size * 286 // 256
+    return AlignedDataset(root, split="train", direction="BtoA", load_size=load_size,
+                          crop_size=crop_size)
+'''},
+            {"cell": "ex5-train-step", "old": _STEP_BODY, "new": '''    opt_G.zero_grad()
+    opt_D.zero_grad()
+    fake = G(x)
+    fake_for_D = fake.detach()
+    loss_D_fake = 0.5 * gan_loss(D(x, fake_for_D), False, gan_mode)
+    loss_D_fake.backward()
+    loss_D_real = 0.5 * gan_loss(D(x, y), True, gan_mode)
+    loss_D_real.backward()
+    opt_D.step()
+
+    loss_G_GAN = gan_loss(D(x, fake), True, gan_mode)
+    loss_G_L1 = l1_loss(fake, y)
+    loss_G = loss_G_GAN + lambda_l1 * loss_G_L1
+    loss_G.backward()
+    opt_G.step()
+    losses = {"loss_D": loss_D_fake + loss_D_real, "loss_G": loss_G,
+              "loss_G_GAN": loss_G_GAN, "loss_G_L1": loss_G_L1}
+    return {name: value.item() for name, value in losses.items()}
+'''},
+        ],
+        "fails": [],
+    },
+    {
+        # no zero_grad and no backward: torch.autograd.grad computes each loss's gradients for
+        # its own network only, and they are installed as .grad before each optimizer's step
+        "name": "gradients installed with torch.autograd.grad",
+        "edits": [
+            {"cell": "ex5-train-step", "old": _STEP_BODY, "new": '''    def install(loss, net):
+        params = list(net.parameters())
+        for p, g in zip(params, torch.autograd.grad(loss, params)):
+            p.grad = g
+
+    fake = G(x)
+    loss_D = discriminator_loss(D(x, y), D(x, fake.detach()), gan_mode)
+    install(loss_D, D)
+    opt_D.step()
+    loss_G, loss_G_GAN, loss_G_L1 = generator_loss(D(x, fake), fake, y, lambda_l1, gan_mode)
+    install(loss_G, G)
+    opt_G.step()
+    return {key: value.detach() for key, value in
+            zip(("loss_D", "loss_G", "loss_G_GAN", "loss_G_L1"), (loss_D, loss_G, loss_G_GAN, loss_G_L1))}
+'''},
+        ],
+        "fails": [],
+    },
+    {
+        # one Adam factory (functools.partial, betas as a list, foreach); the schedule as the
+        # epochs left over the decay length, capped at 1; the sample grid with make_grid and
+        # written by PIL through to_pil_image, autograd off with set_grad_enabled
+        "name": "partial Adam, epochs-left schedule, make_grid to PIL",
+        "edits": [
+            {"cell": "ex5-make-optimizers", "old": _OPTIMIZERS, "new": '''    import functools
+
+    adam = functools.partial(torch.optim.Adam, lr=lr, betas=[beta1, 0.999], foreach=True)
+    return adam(G.parameters()), adam(D.parameters())
+'''},
+            {"cell": "ex5-lr-factor", "old": _LR, "new": '''    left = n_epochs + n_epochs_decay + 1 - epoch
+    return float(min(1.0, left / (n_epochs_decay + 1)))
+'''},
+            {"cell": "ex5-save-samples", "old": _SAMPLES, "new": '''    import torchvision.transforms.functional as TF
+    from torchvision.utils import make_grid
+
+    with torch.set_grad_enabled(False):
+        out = G(x)
+    tiles = [t for trio in zip(x, out, y) for t in trio]
+    grid = make_grid([denormalize(t.cpu()) for t in tiles], nrow=3, padding=1)
+    TF.to_pil_image(grid).save(path)
+'''},
+        ],
+        "fails": [],
+    },
+]
