@@ -7,7 +7,7 @@ hands both lists to the harness.
 
 # The solution cells as they stand in solutions/ex4_losses (an alternative replaces a whole cell).
 GAN_LOSS = '''def gan_loss(logits, target_is_real, mode="vanilla"):
-    """Mean GAN loss of D's patch logits against ones (real) or zeros (fake)."""
+    """The adversarial loss of D's patch logits for a player who wants every patch judged real (or fake)."""
     ### BEGIN SOLUTION
     target = torch.ones_like(logits) if target_is_real else torch.zeros_like(logits)
     if mode == "vanilla":
@@ -18,19 +18,19 @@ GAN_LOSS = '''def gan_loss(logits, target_is_real, mode="vanilla"):
     ### END SOLUTION'''
 
 L1_LOSS = '''def l1_loss(fake, target):
-    """Mean |target - fake| over every element (eq. 3)."""
+    """L_L1 of eq. 3 between generated images and their targets."""
     ### BEGIN SOLUTION
     return (target - fake).abs().mean()
     ### END SOLUTION'''
 
 DISCRIMINATOR_LOSS = '''def discriminator_loss(real_logits, fake_logits, mode="vanilla"):
-    """0.5 * [BCE(D(x, y), 1) + BCE(D(x, G(x)), 0)] (sec. 3.3)."""
+    """What D's optimiser minimises: eq. 1 for D, as sec. 3.3 trains it."""
     ### BEGIN SOLUTION
     return 0.5 * (gan_loss(real_logits, True, mode) + gan_loss(fake_logits, False, mode))
     ### END SOLUTION'''
 
 GENERATOR_LOSS = '''def generator_loss(fake_logits, fake, target, lambda_l1=100.0, mode="vanilla"):
-    """(total, gan, l1) with total = BCE(D(x, G(x)), 1) + lambda_l1 * mean|y - G(x)| (eq. 4)."""
+    """(total, gan, l1): what G's optimiser minimises (eq. 4, sec. 3.3) and its two terms."""
     ### BEGIN SOLUTION
     gan = gan_loss(fake_logits, True, mode)
     l1 = l1_loss(fake, target)
