@@ -169,6 +169,11 @@ def _check_discriminator_loss(discriminator_loss):
         fail(f"discriminator_loss(zeros, zeros) = {value.item():.4f}, twice the expected value: the paper halves "
              "D's loss", f"log 2 = {math.log(2):.4f} = 0.5 * (log 2 + log 2)",
              f"{where}: multiply the sum of the two BCE terms by 0.5 (sec. 3.3: it slows D down relative to G)")
+    if _close(value, 0.5 * math.log(2)):
+        fail(f"discriminator_loss(zeros, zeros) = {value.item():.4f}, half the expected value: D's loss is "
+             "halved twice", f"log 2 = {math.log(2):.4f} = 0.5 * (log 2 + log 2): the objective divided by 2 once "
+             "(a mean over the real and fake grids taken together already is half their sum)",
+             f"{where}: divide by 2 only once")
     if not _close(value, math.log(2)):
         fail(f"discriminator_loss(zeros, zeros) = {value.item():.4f}", f"log 2 = {math.log(2):.4f}", where)
     # Ordinary logits: a real grid and a fake grid of 30 x 30 patches, batch of 4.

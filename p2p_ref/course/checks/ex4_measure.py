@@ -9,6 +9,7 @@ The notebook reaches these checks as `check.prediction`, `check.measure`, ... on
 
 import numbers
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -40,17 +41,18 @@ def prediction(prediction):
 
 
 def _scalar(value, name, where):
-    """A number: a Python/NumPy real or a tensor holding one element."""
-    if isinstance(value, torch.Tensor):
-        if value.numel() != 1:
+    """A number: a Python/NumPy real, or a tensor or NumPy array holding one (non-boolean) element."""
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        size = value.numel() if isinstance(value, torch.Tensor) else value.size
+        if size != 1:
             fail(f"`measure` returned a {name} of shape {tuple(value.shape)}",
                  f"one number: the {name} averaged over the images",
                  f"{where}: average over the images (.mean())")
-        return float(value.detach())
+        value = value.detach().cpu().reshape(()).item() if isinstance(value, torch.Tensor) else value.reshape(()).item()
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return float(value)
     fail(f"`measure` returned {type(value).__name__} {value!r} as its {name}",
-         "a number (a float or a 0-dim tensor)", where)
+         "a number (a float, or a tensor or NumPy array of one element)", where)
 
 
 def _measured(measure, fakes, targets, where):

@@ -347,7 +347,7 @@ def test_lsgan_must_be_the_mean_squared_difference(lsgan, message):
         check.gan_loss(lsgan_variant(lsgan))
 
 
-def test_unknown_modes_raise_a_value_error_that_names_them():
+def test_unknown_modes_must_stop_with_an_error_that_names_them():
     def silent(logits, target_is_real, mode="vanilla"):
         target = torch.ones_like(logits) if target_is_real else torch.zeros_like(logits)
         return F.mse_loss(logits, target) if mode == "lsgan" else F.binary_cross_entropy_with_logits(logits, target)
@@ -357,16 +357,26 @@ def test_unknown_modes_raise_a_value_error_that_names_them():
             raise ValueError("unknown mode")
         return silent(logits, target_is_real, mode)
 
+    def unnamed_not_implemented(logits, target_is_real, mode="vanilla"):
+        if mode not in ("vanilla", "lsgan"):
+            raise NotImplementedError()
+        return silent(logits, target_is_real, mode)
+
+    def prefix_match(logits, target_is_real, mode="vanilla"):   # "lsgna" starts like "lsgan"
+        return silent(logits, target_is_real, "lsgan" if mode.startswith("ls") else mode)
+
     def key_error(logits, target_is_real, mode="vanilla"):
         target = torch.ones_like(logits) if target_is_real else torch.zeros_like(logits)
         return {"vanilla": F.binary_cross_entropy_with_logits, "lsgan": F.mse_loss}[mode](logits, target)
 
     with pytest.raises(CheckFailed, match="returns .* instead of refusing the mode"):
         check.gan_loss(silent)
-    with pytest.raises(CheckFailed, match="does not say\\s+which mode"):
-        check.gan_loss(unnamed)
-    with pytest.raises(CheckFailed, match="raises KeyError"):
-        check.gan_loss(key_error)
+    with pytest.raises(CheckFailed, match="returns .* instead of refusing the mode"):
+        check.gan_loss(prefix_match)
+    for wrong in (unnamed, unnamed_not_implemented):
+        with pytest.raises(CheckFailed, match="does not say\\s+which mode"):
+            check.gan_loss(wrong)
+    check.gan_loss(key_error)   # KeyError('lsgna') names the mode: a refusal like any other
 
 
 # l1_loss mistakes
