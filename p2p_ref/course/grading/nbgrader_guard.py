@@ -22,6 +22,7 @@ from pathlib import Path
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from p2p_ref.course.grading.integrity import Pristine, SharedState
+from p2p_ref.course.grading.sandbox import announce
 
 
 def course_root(preprocessor):
@@ -39,6 +40,7 @@ class GuardBefore(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         root = course_root(self)
+        announce(self.log)  # the sandbox mode of this run: logged once; P2P_GRADING_SANDBOX=on fails here
         record = pristine(root)
         record.show_solutions()  # in case the last submission's steps ended early
         changed = record.restore()
