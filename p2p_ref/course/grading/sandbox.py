@@ -167,8 +167,7 @@ def bwrap_args(course, workdir, writable=(), readable=(), bwrap="bwrap"):
     for folder in hidden:
         args += ["--remount-ro", str(folder)]
     args += ["--chdir", str(workdir), "--unsetenv", "JPY_PARENT_PID", "--setenv", "TMPDIR", "/tmp",
-             "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib", "--setenv", "IPYTHONDIR", "/tmp/ipython",
-             "--setenv", ENV + "_INSIDE", "1"]
+             "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib", "--setenv", "IPYTHONDIR", "/tmp/ipython"]
     return args
 
 

@@ -39,8 +39,8 @@ ROUTES = {
                "Read-only file system"),
     "package site folder": ("(_pkg.parent / 'zz_hook.pth').write_text('import os\\n')", "Read-only file system"),
     "venv site-packages": (f"open({str(VENV_HOOK)!r}, 'w').write('# test\\n')", "Read-only file system"),
-    "config": ("_c = _course / 'nbgrader_config.py'\n_c.write_text(_c.read_text() + '\\nc.IsolatedRegrade.enabled = False\\n')",
-               "Read-only file system"),
+    "config": ("_c = _course / 'nbgrader_config.py'\n"
+               "_c.write_text(_c.read_text() + '\\nc.IsolatedRegrade.enabled = False\\n')", "Read-only file system"),
     "gradebook": ("import sqlite3 as _s\n_db = _s.connect(_course / 'gradebook.db')\n"
                   "_db.execute('update grade set auto_score = 99')\n_db.commit()", "unable to open database file"),
     "other student": ("(_course / 'submitted/solution/tt/tt.ipynb').write_text('{}')", "No such file or directory"),
@@ -163,4 +163,5 @@ def test_later_submissions_score_as_alone_and_installation_is_unchanged(sandboxe
             assert now[str(run.course / label)] == digest, label
     assert not (env_dir / "zz_hook.pth").exists()
     assert not list((run.course / ".grading").glob("hidden-*"))
-    assert sha256((run.course / "nbgrader_config.py").read_bytes()) == sha256((REPO / "nbgrader_config.py").read_bytes())
+    config = (run.course / "nbgrader_config.py").read_bytes()
+    assert sha256(config) == sha256((REPO / "nbgrader_config.py").read_bytes())
