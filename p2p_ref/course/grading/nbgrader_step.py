@@ -23,6 +23,8 @@ The re-grade runs `python -I -S` with the pristine copy of p2p_ref first on sys.
 submission whose code changed a graded file, the gradebook or another student's folder (found by
 nbgrader_guard around the kernel, and here around the re-grade), or that ran the decoy standing in
 for solutions/, scores zero on every test cell, each flagged with a note naming what it did.
+Where the grading run has the sandbox (sandbox.py), the re-grade process runs in it like the
+kernel; the mode is recorded in nb.metadata.p2p_regrade.sandbox.
 """
 
 import json
