@@ -7,7 +7,8 @@ the submission's own working folder (autograded/<student>/<assignment>/, where n
 a private /tmp and the folder of the kernel's sockets. Invisible (an empty, read-only tmpfs in
 their place): .grading/ (the integrity record and the real solutions/, hidden there behind a
 decoy while a submission runs), the other students' submitted/, autograded/ and feedback/
-folders, the course's .git; gradebook.db is an empty file. There is no network (a network
+folders, the course's .git; gradebook.db is /dev/null, which cannot be opened there (bwrap binds
+without device access). There is no network (a network
 namespace of its own, with only a loopback device), no other process to see (a PID namespace)
 and no capability, even when the grader runs as root.
 
@@ -146,7 +147,7 @@ def bwrap_args(course, workdir, writable=(), readable=(), bwrap="bwrap"):
     """The bwrap command line (up to the command to run) that sandboxes a submission whose
     working folder is `workdir`, in the course root `course`: the file system read-only, a
     private /tmp and /run, the course's HIDDEN_IN_COURSE folders empty and read-only,
-    gradebook.db empty; `workdir` and `writable` writable; `readable` (and what readable_paths
+    gradebook.db unreadable; `workdir` and `writable` writable; `readable` (and what readable_paths
     finds) read-only although under /tmp or /run."""
     course, workdir = Path(course).resolve(), Path(workdir).resolve()
     writable = [Path(w).resolve() for w in writable]
