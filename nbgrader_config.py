@@ -55,14 +55,19 @@ c.Execute.interrupt_on_timeout = True
 # (p2p_ref/course/grading/regrade.py). A test cell keeps its points only if it passes there too;
 # cells whose two results disagree, that called the answer key's version of the piece they check,
 # or of a submission that changed grading files are flagged for manual review in Formgrader with
-# the reason. The list is nbgrader 0.9's default with the three steps added.
+# the reason. SandboxedExecute is nbgrader's Execute whose kernel (like the re-grade process) runs
+# under bubblewrap where the machine allows it: the course, the package and the environment
+# read-only, solutions/, .grading/ and the other students invisible, no network
+# (p2p_ref/course/grading/sandbox.py; P2P_GRADING_SANDBOX=auto|on|off, default auto). The list is
+# nbgrader 0.9's default with the three steps added and Execute sandboxed.
 from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Execute,  # noqa: E402
-                                    IgnorePattern, LimitOutput, SaveAutoGrades)
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern,  # noqa: E402
+                                    LimitOutput, SaveAutoGrades)
 
 from p2p_ref.course.grading.nbgrader_guard import GuardAfterExecute, GuardBefore  # noqa: E402
 from p2p_ref.course.grading.nbgrader_step import IsolatedRegrade  # noqa: E402
+from p2p_ref.course.grading.sandbox import SandboxedExecute  # noqa: E402
 
-c.Autograde.autograde_preprocessors = [GuardBefore, Execute, GuardAfterExecute, IgnorePattern,
+c.Autograde.autograde_preprocessors = [GuardBefore, SandboxedExecute, GuardAfterExecute, IgnorePattern,
                                        ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
                                        IsolatedRegrade, AssignLatePenalties, CheckCellMetadata]

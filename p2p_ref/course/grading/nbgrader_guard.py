@@ -4,7 +4,8 @@ after each submission's code runs.
 nbgrader_config.py puts `GuardBefore` at the head of `nbgrader autograde`'s preprocessors and
 `GuardAfterExecute` right after Execute:
 
-* GuardBefore: on the first submission of the run, read the graded files (the p2p_ref package,
+* GuardBefore: on the first submission of the run, decide and log the sandbox mode (sandbox.py),
+  read the graded files (the p2p_ref package,
   nbgrader_config.py, the notebooks, the start-up hooks) into memory, after checking them against
   .grading/manifest.json; on every submission, put back whatever changed since (logged), capture
   the gradebook and the other students' submitted/ and autograded/ files, and hide solutions/
@@ -22,6 +23,7 @@ from pathlib import Path
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from p2p_ref.course.grading.integrity import Pristine, SharedState
+from p2p_ref.course.grading.sandbox import announce
 
 
 def course_root(preprocessor):
@@ -39,6 +41,7 @@ class GuardBefore(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         root = course_root(self)
+        announce(self.log)  # the sandbox mode of this run: logged once; P2P_GRADING_SANDBOX=on fails here
         record = pristine(root)
         record.show_solutions()  # in case the last submission's steps ended early
         changed = record.restore()

@@ -23,6 +23,8 @@ The re-grade runs `python -I -S` with the pristine copy of p2p_ref first on sys.
 submission whose code changed a graded file, the gradebook or another student's folder (found by
 nbgrader_guard around the kernel, and here around the re-grade), or that ran the decoy standing in
 for solutions/, scores zero on every test cell, each flagged with a note naming what it did.
+Where the grading run has the sandbox (sandbox.py), the re-grade process runs in it like the
+kernel; the mode is recorded in nb.metadata.p2p_regrade.sandbox.
 """
 
 import json
@@ -41,6 +43,7 @@ from traitlets import Bool, Integer
 from p2p_ref.course.grading.integrity import MODEL_ANSWER_HIDDEN, SharedState
 from p2p_ref.course.grading.nbgrader_guard import course_root, pristine, verify
 from p2p_ref.course.grading.regrade import read_results
+from p2p_ref.course.grading.sandbox import decide, sandboxed
 
 # The re-grade process starts with -I -S (no PYTHON* variables, no site-packages start-up hooks)
 # and finds p2p_ref in the pristine copy first; the rest of sys.path is the grader's own.
@@ -58,6 +61,7 @@ class IsolatedRegrade(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         info, root = resources["nbgrader"], course_root(self)
+        self.sandbox = decide()
         try:
             changed = list(resources.get("p2p_integrity", {}).get("changed", []))
             results, summary, ended = {}, {}, None
@@ -78,7 +82,8 @@ class IsolatedRegrade(NbGraderPreprocessor):
             return nb, resources
         self._save(info, flags)
         nb.metadata["p2p_regrade"] = {"summary": summary, "ended_early": ended, "integrity": changed,
-                                      "flagged": {g: m for g, (_, m) in flags.items()}}
+                                      "flagged": {g: m for g, (_, m) in flags.items()},
+                                      "sandbox": self.sandbox.describe()}
         return nb, resources
 
     def _save(self, info, flags):
@@ -111,13 +116,17 @@ class IsolatedRegrade(NbGraderPreprocessor):
         """Run p2p_ref.course.grading.regrade on `nb` in the folder nbgrader executed it in."""
         cwd = resources.get("metadata", {}).get("path") or os.getcwd()
         with tempfile.TemporaryDirectory(prefix="p2p-regrade-") as tmp:
-            nb_path, out = Path(tmp) / "submission.ipynb", Path(tmp) / "result.jsonl"
+            nb_path, out = Path(tmp) / "submission.ipynb", Path(tmp) / "out" / "result.jsonl"
+            out.parent.mkdir()
             nbformat.write(nb, str(nb_path))
             timeout = self.timeout or self.config.get("Execute", {}).get("timeout") or 120
             package = pristine(course_root(self)).write_package(Path(tmp) / "pristine")
             path = [str(package)] + [p for p in sys.path if p]
             cmd = [sys.executable, "-I", "-S", "-B", "-c", BOOT, json.dumps(path), str(nb_path),
                    "--out", str(out), "--cwd", str(cwd), "--timeout", str(timeout)]
+            if self.sandbox.on:  # the student's code runs here too: in the same sandbox as the kernel
+                cmd = sandboxed(cmd, course_root(self), cwd, writable=[out.parent], readable=[tmp],
+                                bwrap=self.sandbox.bwrap)
             ended = None
             try:
                 proc = subprocess.run(cmd, capture_output=True, text=True, timeout=self.total_timeout,

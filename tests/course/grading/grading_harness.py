@@ -441,6 +441,7 @@ class GradingRun:
     scores: dict = field(default_factory=dict)     # student id -> {grade_id: Score}
     deleted_test: str = ""
     regraded: set = field(default_factory=set)     # students re-graded in a fresh process too
+    log: str = ""                                  # what `nbgrader autograde` wrote to stderr
 
     def autograded_notebook(self, student):
         path = self.course / "autograded" / student / self.assignment / self.notebook
@@ -547,10 +548,10 @@ def grade_assignment(course, assignment, mutations, timeout=None, pack=True, reg
     if timeout is not None:
         args.append(f"--Execute.timeout={int(timeout)}")
     plain = sorted(set(submissions) - regraded)
-    nbgrader(course, *args, "--CourseDirectory.student_id_exclude=" + ",".join(plain), env=env)
+    run.log = nbgrader(course, *args, "--CourseDirectory.student_id_exclude=" + ",".join(plain), env=env).stderr
     if plain:
-        nbgrader(course, *args, "--IsolatedRegrade.enabled=False",
-                 "--CourseDirectory.student_id_exclude=" + ",".join(sorted(regraded)), env=env)
+        run.log += nbgrader(course, *args, "--IsolatedRegrade.enabled=False",
+                            "--CourseDirectory.student_id_exclude=" + ",".join(sorted(regraded)), env=env).stderr
     run.scores = read_scores(course, assignment, source_path.stem, submissions)
     return run
 

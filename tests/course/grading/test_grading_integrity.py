@@ -8,6 +8,10 @@ own sitecustomize.py, so a `.pth` dropped there runs in every later Python proce
 has a wrong L1 (squared error) and tries one route; the students ids sort before `blank` and
 `solution`, which nbgrader grades after them in the same run and which must score exactly as
 alone. The installation must be the same afterwards, compared by hash.
+
+This run is the fallback without the sandbox (P2P_GRADING_SANDBOX=auto with a `bwrap` on PATH that
+cannot create its namespaces): the guards alone must hold, and nbgrader says what is not
+protected. test_grading_sandbox.py grades the same routes inside the sandbox.
 """
 
 import json
@@ -20,6 +24,7 @@ import pytest
 from grading_harness import (BLANK, REPO, SOLUTION, WRONG_L1, find_cell, grade_assignment, make_course,
                              nbgrader_env, write_tamper_toy)
 from p2p_ref.course.grading.integrity import sha256
+from p2p_ref.course.grading.sandbox import ENV as SANDBOX_ENV
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -99,6 +104,8 @@ def attacked(tmp_path_factory):
     (env_dir / "sitecustomize.py").write_text(f"import site\nsite.addsitedir({str(env_dir)!r})\n")
     env = nbgrader_env()
     env["PYTHONPATH"] = str(env_dir)
+    env[SANDBOX_ENV] = "auto"
+    env["PATH"] = str(failing_bwrap(root / "bin")) + ":" + env["PATH"]
     write_tamper_toy(root / "sources")
     course = make_course(root / "course", [ASSIGNMENT], solutions=root / "sources")
     extra = {s: _with_l1(code) for s, (_, code, _) in ATTACKS.items()}
@@ -107,6 +114,14 @@ def attacked(tmp_path_factory):
     run = grade_assignment(course, ASSIGNMENT, [], timeout=60, tamper_checks=False, plain_tampers=False,
                            extra=extra, env=env)
     return run, env_dir, repo_before
+
+
+def failing_bwrap(folder):
+    """A folder holding a `bwrap` that fails like one without user namespaces."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "bwrap").write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n")
+    (folder / "bwrap").chmod(0o755)
+    return folder
 
 
 def _notes(run, student):
@@ -152,3 +167,11 @@ def test_later_submissions_score_as_alone_and_installation_is_unchanged(attacked
     assert not (env_dir / "zz_hook.pth").exists()
     assert not list((course / ".grading").glob("hidden-*"))
     assert sha256(b"".join(p.read_bytes() for p in sorted((REPO / "p2p_ref").rglob("*.py")))) == repo_before
+
+
+def test_without_the_sandbox_nbgrader_says_what_is_not_protected(attacked):
+    run, _, _ = attacked
+    warnings = [line for line in run.log.splitlines() if "grading sandbox: OFF" in line]
+    assert len(warnings) == 1, run.log[-3000:]
+    assert "No permissions to create new namespace" in warnings[0] and "read the real solutions" in warnings[0]
+    assert run.autograded_notebook(SOLUTION).metadata["p2p_regrade"]["sandbox"].startswith("OFF (")
