@@ -1,6 +1,6 @@
 """Checks for lesson 2, the U-Net generator (sec. 3.2.1, appendix 6.1.1).
 
-This module checks the generator put together (exercise 5) and its receptive field (6); the
+This module checks the generator put together (exercise 5) and its receptive field (7); the
 checks of its pieces (exercises 1 to 4) live in ex2_blocks, those of the experiment (U-Net against
 encoder-decoder, sec. 4.3) in ex2_experiment; the notebook reaches them all from here.
 
@@ -263,7 +263,7 @@ def encoder_fields(fields):
     except Exception as error:
         fail(f"`fields` cannot be read as {{num_downs: field}}: {type(error).__name__}: {error}",
              "a dict {5: ..., 6: ..., 7: ..., 8: ...} of whole numbers", "the cell that fills `fields`")
-    where = "the cell that fills `fields`: receptive_field(ref.UNetGenerator(num_downs=n, ngf=4).encoders).size"
+    where = "the cell that fills `fields`: measure each depth with receptive_field on a U-Net of that depth"
     if sorted(got) != [5, 6, 7, 8]:
         fail(f"`fields` has the keys {sorted(got)}", "the keys 5, 6, 7, 8 (num_downs)", where)
     for n in range(5, 9):

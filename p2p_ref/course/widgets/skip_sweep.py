@@ -120,13 +120,17 @@ class SkipSweepConfig:
         return self.size.bit_length() - 1
 
 
-def build_models(cfg):
-    """(U-Net, encoder-decoder) with the same initial encoder weights."""
-    torch.manual_seed(cfg.seed)
-    unet = UNetGenerator(num_downs=cfg.num_downs, ngf=cfg.ngf)
-    plain = EncoderDecoderGenerator(num_downs=cfg.num_downs, ngf=cfg.ngf)
+def pair_of_models(num_downs, ngf, seed=0):
+    """{"unet": U-Net, "encoder-decoder": the same without skips}, starting from the same encoder weights."""
+    torch.manual_seed(seed)
+    unet = UNetGenerator(num_downs=num_downs, ngf=ngf)
+    plain = EncoderDecoderGenerator(num_downs=num_downs, ngf=ngf)
     plain.encoders.load_state_dict(unet.encoders.state_dict())
     return {"unet": unet, "encoder-decoder": plain}
+
+
+def build_models(cfg):
+    return pair_of_models(cfg.num_downs, cfg.ngf, cfg.seed)
 
 
 def train_and_measure(cfg, G, train_set, val_pairs, initial_D, name):
