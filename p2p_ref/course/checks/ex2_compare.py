@@ -216,6 +216,12 @@ def compare_module(mine, theirs, inputs, steps, name, where, diagnose=None):
                  "an output", where)
         if isinstance(got, torch.Tensor) and got.shape == want.shape and torch.allclose(got, want, atol=1e-4):
             continue
+        if not mode:
+            again = _outputs(mine, inputs, mode, seed=6)
+            if isinstance(got, torch.Tensor) and got.shape == again.shape and not torch.allclose(got, again):
+                fail(f"{name} gives different outputs on two runs in eval mode",
+                     "the same output every time in eval mode: dropout follows the module's mode "
+                     "(nn.Dropout does, or F.dropout(..., training=self.training))", where)
         theirs.train(mode), mine.train(mode)
         t_mine, t_theirs = trace(mine, *inputs, keep_error=True), trace(theirs, *inputs)
         explain_difference(t_mine, t_theirs, steps, where)

@@ -111,9 +111,11 @@ class SkipSweepConfig:
     def __post_init__(self):
         if self.size < 32 or self.size & (self.size - 1):
             raise ValueError(f"size={self.size}: expected a power of 2 of at least 32")
-        for name in ("steps", "eval_every", "n_show", "n_eval"):
+        for name in ("steps", "eval_every", "n_show", "n_eval", "ngf", "ndf"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)}: expected at least 1")
+        if self.threads < 0:
+            raise ValueError(f"threads={self.threads}: expected 0 (torch's default) or a positive number")
 
     @property
     def num_downs(self):

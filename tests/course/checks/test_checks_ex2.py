@@ -474,3 +474,107 @@ def test_a_generator_fixed_to_eight_levels_fails_at_other_depths():
     check.unet_generator(s["UNetGenerator"], num_downs=8, ngf=4)
     fails(check.unet_generator, s["UNetGenerator"], r"e7 \(the bottleneck\) has BatchNorm2d", "must have no normalisation",
           num_downs=7, ngf=4, size=128)
+
+
+# --- layouts the checks read by what they compute ----------------------------------------------
+
+RECURSIVE = '''
+class Level(nn.Module):
+    """The official code's UnetSkipConnectionBlock, joined [upsampled, skip] as this course does."""
+
+    def __init__(self, outer, inner, cin=None, sub=None, outermost=False, innermost=False, norm="batch", p=0.0):
+        super().__init__()
+        self.outermost = outermost
+        down = nn.Conv2d(cin or outer, inner, 4, 2, 1, bias=norm != "batch")
+        if outermost:
+            layers = [down, sub, nn.ReLU(True), nn.ConvTranspose2d(2 * inner, outer, 4, 2, 1), nn.Tanh()]
+        elif innermost:
+            layers = [nn.LeakyReLU(0.2, True), down, nn.ReLU(True),
+                      nn.ConvTranspose2d(inner, outer, 4, 2, 1, bias=norm != "batch"), norm_layer(norm, outer)]
+        else:
+            layers = [nn.LeakyReLU(0.2, True), down, norm_layer(norm, inner), sub, nn.ReLU(True),
+                      nn.ConvTranspose2d(2 * inner, outer, 4, 2, 1, bias=norm != "batch"), norm_layer(norm, outer)]
+        if p and not outermost:
+            layers.append(nn.Dropout(p))
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.model(x) if self.outermost else torch.cat([self.model(x), x], 1)
+
+
+class RecursiveUNet(nn.Module):
+    def __init__(self, in_channels=3, out_channels=3, num_downs=8, ngf=64, norm="batch", dropout=0.5):
+        super().__init__()
+        levels = [(8 * ngf, 8 * ngf)] * (num_downs - 4) + [(4 * ngf, 8 * ngf), (2 * ngf, 4 * ngf), (ngf, 2 * ngf)]
+        sub = None
+        for depth, (outer, inner) in enumerate(levels):
+            sub = Level(outer, inner, sub=sub, innermost=sub is None, norm=norm, p=dropout if DROPPED(depth) else 0.0)
+        self.model = Level(out_channels, ngf, cin=in_channels, sub=sub, outermost=True, norm=norm)
+
+    def forward(self, x):
+        return self.model(x)
+'''
+
+
+def test_an_official_style_recursive_unet_passes_and_its_dropout_is_checked():
+    s = student(("def encoder_shapes(", RECURSIVE.replace("DROPPED(depth)", "depth < 3") + "\n\ndef encoder_shapes("))
+    check.unet_generator(s["RecursiveUNet"], num_downs=5, ngf=4, size=32)
+    check.unet_generator(s["RecursiveUNet"], num_downs=6, ngf=4, norm="instance", size=64, in_channels=1, out_channels=2)
+    check.unet_parameters(s["RecursiveUNet"])
+    # the official code's placement: one level higher than the paper's
+    s = student(("def encoder_shapes(", RECURSIVE.replace("DROPPED(depth)", "1 <= depth < 4") + "\n\ndef encoder_shapes("))
+    fails(check.unet_generator, s["RecursiveUNet"], "decoder layer 1 does not drop out",
+          "the decoder's first three layers drop out", num_downs=5, ngf=4, size=32)
+
+
+def test_a_dropout_that_ignores_train_mode_is_caught():
+    # F.dropout with training=True: eval outputs match, train-mode draws do not
+    s = student(("            if dropout > 0:\n                layers.append(nn.Dropout(dropout))\n", ""),
+                ("        y = self.block(x)\n", "        y = self.block(x)\n        if self.dropout_p:\n"
+                 "            y = torch.nn.functional.dropout(y, self.dropout_p, training=True)\n"),
+                ("        self.block = nn.Sequential(*layers)\n\n    def forward(self, x, skip=None):",
+                 "        self.block = nn.Sequential(*layers)\n        self.dropout_p = 0.0 if outermost else dropout\n\n"
+                 "    def forward(self, x, skip=None):"))
+    fails(check.decoder_block, s["DecoderBlock"], "different outputs on two runs in eval mode", "training=self.training")
+
+
+# --- the experiment: PREDICTION and validation_l1 ----------------------------------------------
+
+def test_any_well_formed_prediction_passes_and_others_are_named(capsys):
+    check.prediction({"lower_l1": "encoder-decoder", "sharper_edges": "unet"})
+    assert "Whether it is right earns no points" in capsys.readouterr().out
+    fails(check.prediction, "unet", "PREDICTION is str")
+    fails(check.prediction, {"lower_l1": "unet"}, "keys", "sharper_edges")
+    fails(check.prediction, {"lower_l1": "U-Net", "sharper_edges": "unet"}, r"PREDICTION\['lower_l1'\] = 'U-Net'")
+
+
+VALIDATION = '''
+def validation_l1(G, pairs):
+    G.train()
+    with torch.no_grad():
+        losses = [(y[None] - G(x[None])).abs().mean() for x, y in pairs]
+    return torch.stack(losses).mean()
+'''
+
+
+def test_validation_l1_passes_and_the_usual_slips_are_named():
+    def make(*changes):
+        source = "import torch\n" + VALIDATION
+        for old, new in changes:
+            assert source.count(old) == 1
+            source = source.replace(old, new)
+        namespace = {"__name__": "student_notebook"}
+        exec(source, namespace)
+        return namespace["validation_l1"]
+
+    check.validation_l1(make())
+    check.validation_l1_more(make())
+    fails(check.validation_l1, make(("G.train()", "G.eval()")), "runs G in eval mode", "in exactly the same manner")
+    fails(check.validation_l1, make(("    with torch.no_grad():\n        losses", "    if True:\n        losses")),
+          "autograd on|carries a graph", "no_grad")
+    fails(check.validation_l1, make(("losses = [(y[None] - G(x[None])).abs().mean() for x, y in pairs]",
+                                     "losses = [(torch.stack([y for _, y in pairs]) - G(torch.stack([x for x, _ in pairs]))).abs().mean()]")),
+          r"batches of \[3\] pairs", "one pair at a time")
+    fails(check.validation_l1, make(("abs().mean() for", "abs().sum() for")), "summed", "their mean")
+    fails(check.validation_l1, make(("(y[None] - G(x[None])).abs()", "((y[None] - G(x[None])) / 2).abs()")),
+          "rescaled to \\[0, 1\\]")
