@@ -14,8 +14,10 @@ measures on held-out pairs (the test split, used as a validation set: nothing is
 
 G is run as in the paper at test time (dropout and batch statistics on, one image at a time).
 The committed file p2p_ref/course/widgets/assets/skip_sweep.npz was made with the defaults on the
-real CMP facades (`p2p-data download facades`) at 64 x 64: 2 x 2500 steps, batch size 1, ngf = ndf
-= 32, measured 21 minutes wall (1,262 s) on a shared 2-core CPU with one torch thread, under nice.
+real CMP facades (`p2p-data download facades`) at 64 x 64: 2 x 1500 steps, batch size 1, ngf = ndf
+= 32, one torch thread (--threads 1), under nice -n 10. Measured: 27 min 55 s wall on a 2-core CPU
+shared with other jobs (load average 6 to 9; the process got 18% of a core: 273 s user and 45 s
+system CPU time). The U-Net ended at validation L1 0.321, the encoder-decoder 0.359.
 `--dataset synthetic --steps 20` is the offline check. On a GPU:
 
     python -m p2p_ref.course.widgets.skip_sweep --dataset facades --size 256 --steps 40000 --device cuda \\

@@ -76,3 +76,25 @@ def test_the_committed_sweep_is_small_and_complete():
     assert sweep.curve_steps.tolist() == list(range(150, 1501, 150)) and sweep.curve_l1.shape == (2, 10)
     for values in (sweep.l1, sweep.edge_error, sweep.sharpness):
         assert values.shape == (2,) and (values > 0).all()
+
+
+def test_the_committed_sweep_shows_what_lesson_2_says():
+    """The numbers lesson 2's conclusions quote (section 5), read back from the committed file."""
+    sweep = load_sweep()
+    unet, plain = 0, 1
+    assert sweep.l1.round(3).tolist() == [0.321, 0.359]
+    assert (sweep.curve_l1[unet] < sweep.curve_l1[plain]).sum() == 9          # 9 of the 10 points
+    tie = sweep.curve_steps.tolist().index(750)
+    assert abs(sweep.curve_l1[unet, tie] - sweep.curve_l1[plain, tie]) < 0.001
+    assert sweep.curve_l1[unet].min().round(3) == 0.316 and sweep.curve_l1[unet].max().round(3) == 0.334
+    assert sweep.curve_l1[plain].min().round(3) == 0.325 and sweep.curve_l1[plain].max().round(3) == 0.372
+    assert sweep.edge_error.round(3).tolist() == [0.073, 0.078]
+    assert sweep.sharpness.round(4).tolist() == [0.0101, 0.0095] and round(sweep.target_sharpness, 3) == 0.050
+
+    def spread(images):   # mean absolute difference between the outputs for different inputs, 0-1 scale
+        x = images.astype(float) / 255
+        return sum(abs(x[i] - x[j]).mean() for i in range(len(x)) for j in range(i + 1, len(x))) / 6
+
+    assert round(spread(sweep.outputs[unet]), 3) == 0.103 and round(spread(sweep.outputs[plain]), 3) == 0.039
+    assert round(spread(sweep.targets), 3) == 0.219
+    assert sweep.config["seconds"] == 1634
