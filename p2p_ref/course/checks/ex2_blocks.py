@@ -16,8 +16,8 @@ from p2p_ref.paper import models as ref
 from p2p_ref.course.checks.common import ensure_own_code, fail, passed
 from p2p_ref.course.checks.ex2_compare import assembly, build, call, compare_module, compare_output, randn
 
-ENCODER_STEP = "LeakyReLU(0.2) -> Conv2d(k4, s2, p1) -> BatchNorm2d"
-DECODER_STEP = "ReLU -> ConvTranspose2d(k4, s2, p1) -> BatchNorm2d [-> Dropout(0.5)], then the skip"
+ENCODER_STEP = "Ck of appendix 6.1.1: leaky ReLU (slope 0.2), 4 x 4 convolution with stride 2, BatchNorm"
+DECODER_STEP = "CDk / Ck of appendix 6.1.1: ReLU, 4 x 4 transposed convolution with stride 2, BatchNorm [, Dropout], then the skip"
 
 
 # --------------------------------------------------------------------------------------------

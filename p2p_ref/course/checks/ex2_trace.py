@@ -134,8 +134,8 @@ def transplant(mine, theirs):
 
 ENCODER_LEAKY = "LeakyReLU(0.2): \"All ReLUs in the encoder are leaky, with slope 0.2\" (appendix 6.1.1)"
 DECODER_RELU = "ReLU: \"ReLUs in the decoder are not leaky\" (appendix 6.1.1)"
-GEOMETRY = ("kernel 4, stride 2, padding 1: \"4 x 4 spatial filters applied with stride 2\" (appendix 6.1), "
-            "so every step exactly halves (down) or doubles (up) the height and width")
+GEOMETRY = ("kernel 4 and stride 2 (\"4 x 4 spatial filters applied with stride 2\", appendix 6.1), with the "
+            "padding that makes every step exactly halve (down) or double (up) the height and width")
 
 
 def _split(layers):

@@ -251,8 +251,8 @@ MUTATIONS = [
      "fails": ["ex2-test-receptive-field"]},
     {"name": "fields measured one level short",
      "cell": "ex2-receptive-field",
-     "old": "receptive_field(UNetGenerator(num_downs=n, ngf=4))",
-     "new": "receptive_field(UNetGenerator(num_downs=n - 1, ngf=4))",
+     "old": "receptive_field(ref.UNetGenerator(num_downs=n, ngf=4))",
+     "new": "receptive_field(ref.UNetGenerator(num_downs=n - 1, ngf=4))",
      "fails": ["ex2-test-receptive-field"]},
 
     # --- the experiment: PREDICTION (graded as recorded) and validation_l1 ---------------------
@@ -269,11 +269,11 @@ MUTATIONS = [
     {"name": "validation L1 on all pairs in one batch",
      "cell": "ex2-validation-l1",
      "old": """    total = 0.0
-    with torch.no_grad():
+    with torch.inference_mode():
         for x, y in pairs:
             total += (y.unsqueeze(0) - G(x.unsqueeze(0))).abs().mean().item()
     return total / len(pairs)""",
-     "new": """    with torch.no_grad():
+     "new": """    with torch.inference_mode():
         fakes = G(torch.stack([x for x, _ in pairs]))
     return (torch.stack([y for _, y in pairs]) - fakes).abs().mean().item()""",
      "fails": ["ex2-test-validation-l1"]},
@@ -482,8 +482,8 @@ ALTERNATIVES = [
         jump *= 2
     return field"""},
          {"cell": "ex2-receptive-field",
-          "old": "    fields[n] = receptive_field(UNetGenerator(num_downs=n, ngf=4)).size",
-          "new": "    fields.update({n: receptive_field(ref.UNetGenerator(num_downs=n, ngf=4)).size})"},
+          "old": "    fields[n] = receptive_field(ref.UNetGenerator(num_downs=n, ngf=4)).size",
+          "new": "    fields.update({n: receptive_field(UNetGenerator(num_downs=n, ngf=4)).size})"},
      ],
      "fails": []},
     # --- layouts the name-based checks refused (issue 17): graded by what they compute ------------
@@ -636,7 +636,7 @@ class UNetGenerator(nn.Module):
          {"cell": "ex2-unet", "old": "        for decoder in self.decoders:\n", "new": "        for decoder in self.ups:\n"},
          {"cell": "ex2-validation-l1", "old": """    G.train()
     total = 0.0
-    with torch.no_grad():
+    with torch.inference_mode():
         for x, y in pairs:
             total += (y.unsqueeze(0) - G(x.unsqueeze(0))).abs().mean().item()
     return total / len(pairs)""", "new": """    G.train(True)
