@@ -2,10 +2,11 @@
 the decoder's channels (exercises 1 and 2), norm_layer, EncoderBlock and DecoderBlock (3 and 4).
 
 The block checks build the student's block next to p2p_ref.paper.models' with the same
-arguments, compare the layers inside `block` (activation, conv geometry and bias, norm, dropout,
-Tanh), load the reference weights and compare the outputs (p2p_ref.course.checks.ex2_compare).
-A DecoderBlock that fails with the student's norm_layer is checked again with the reference's
-in its place. The notebook reaches these checks through ex2 (`check.encoder_block`, ...).
+arguments, copy the reference's weights into it in forward order and compare what it computes, in
+eval and in train mode; on a difference they name the first layer that differs, whatever the
+block's layout (p2p_ref.course.checks.ex2_compare.compare_module). A DecoderBlock that fails with
+the student's norm function is checked again with the reference's in its place. The notebook
+reaches these checks through ex2 (`check.encoder_block`, ...).
 """
 
 import torch
@@ -13,11 +14,10 @@ from torch import nn
 
 from p2p_ref.paper import models as ref
 from p2p_ref.course.checks.common import ensure_own_code, fail, passed
-from p2p_ref.course.checks.ex2_compare import (assembly, build, call, compare_layers, compare_output, load_reference,
-                                               randn)
+from p2p_ref.course.checks.ex2_compare import assembly, build, call, compare_module, compare_output, randn
 
-ENCODER_STEP = "LeakyReLU(0.2) -> Conv2d(k4, s2, p1) -> BatchNorm2d"
-DECODER_STEP = "ReLU -> ConvTranspose2d(k4, s2, p1) -> BatchNorm2d [-> Dropout(0.5)], then the skip"
+ENCODER_STEP = "Ck of appendix 6.1.1: leaky ReLU (slope 0.2), 4 x 4 convolution with stride 2, BatchNorm"
+DECODER_STEP = "CDk / Ck of appendix 6.1.1: ReLU, 4 x 4 transposed convolution with stride 2, BatchNorm [, Dropout], then the skip"
 
 
 # --------------------------------------------------------------------------------------------
@@ -110,21 +110,17 @@ def norm_layer(norm_layer):
 
 
 def _encoder_block(EncoderBlock, norm):
-    cases = (("a middle block (e2 ... e7)", 16, 32, {}, 16),
-             ("the outermost block e1 (outermost=True)", 3, 16, {"outermost": True}, 32),
-             ("the bottleneck e8 (innermost=True)", 32, 32, {"innermost": True}, 2))
-    for label, cin, cout, flags, size in cases:
+    cases = (("a middle block (e2 ... e7)", 16, 32, {}, 16, "middle"),
+             ("the outermost block e1 (outermost=True)", 3, 16, {"outermost": True}, 32, "first"),
+             ("the bottleneck e8 (innermost=True)", 32, 32, {"innermost": True}, 2, "innermost"))
+    for label, cin, cout, flags, size, role in cases:
         kwargs = {"norm": norm, **flags}
         mine = build(EncoderBlock, (cin, cout), kwargs, "EncoderBlock")
         theirs = ref.EncoderBlock(cin, cout, **kwargs)
-        name, where = f"EncoderBlock for {label}", f"EncoderBlock.__init__ ({ENCODER_STEP})"
-        compare_layers(mine, theirs, name, where)
-        load_reference(mine, theirs, name, where)
-        x = randn(2, cin, size, size)
-        mine.eval(), theirs.eval()
-        compare_output(call(mine, (x,), name, "EncoderBlock.forward"), theirs(x).detach(), name,
-                       "EncoderBlock.forward: return self.block(x)")
-    passed(f"EncoderBlock (norm={norm!r}) matches the reference, layer by layer and output for output")
+        name = f"EncoderBlock for {label}"
+        compare_module(mine, theirs, (randn(2, cin, size, size),), [{"name": name, "role": role}], name,
+                       f"EncoderBlock ({ENCODER_STEP})")
+    passed(f"EncoderBlock (norm={norm!r}) computes what the reference computes, in eval and in train mode")
 
 
 def encoder_block(EncoderBlock, norm="batch"):
@@ -133,47 +129,50 @@ def encoder_block(EncoderBlock, norm="batch"):
     _encoder_block(EncoderBlock, norm)
 
 
+_DROPOUT_NOTE = ": Dropout(dropout) after the norm exactly when dropout > 0, never in the outermost block"
+
+
+def _skip_joined(mine, theirs, x, skip, name):
+    """forward(x, skip): the block's output, then the skip, along the channels."""
+    mine.eval(), theirs.eval()
+    with torch.no_grad():
+        y, joined = theirs(x), theirs(x, skip)
+    out = call(mine, (x, skip), name, "DecoderBlock.forward")
+    where = "DecoderBlock.forward with a skip"
+    if out.shape == y.shape:
+        how = "adds the skip" if torch.allclose(out, y + skip, atol=1e-5) else "ignores the skip"
+        fail(f"{name} {how}: forward(x, skip) returns {list(out.shape)}, the block's output alone",
+             f"{list(joined.shape)}: the block's output and the skip concatenated along the channels "
+             f"(\"Each skip connection simply concatenates all channels\", sec. 3.2.1)", where)
+    if out.shape == joined.shape and torch.allclose(out, torch.cat([skip, y], 1), atol=1e-5):
+        fail(f"{name} puts the skip first in the concatenation",
+             "[upsampled, skip]: the block's output first, then the skip (the course's order; the official "
+             "code joins [skip, upsampled], so its weights would need their halves swapped)", where)
+    compare_output(out, joined, f"{name} with a skip", where)
+
+
 def _decoder_block(DecoderBlock, norm):
-    cases = (("a decoder block with dropout=0.5", 32, 16, {"dropout": 0.5}),
-             ("a decoder block with dropout=0.2", 32, 16, {"dropout": 0.2}),
-             ("a decoder block with dropout=0.0", 32, 16, {"dropout": 0.0}),
-             ("the outermost block (outermost=True)", 32, 3, {"outermost": True}))
-    for label, cin, cout, flags in cases:
+    cases = (("a decoder block with dropout=0.5", 32, 16, {"dropout": 0.5}, "decoder"),
+             ("a decoder block with dropout=0.2", 32, 16, {"dropout": 0.2}, "decoder"),
+             ("a decoder block with dropout=0.0", 32, 16, {"dropout": 0.0}, "decoder"),
+             ("the outermost block (outermost=True)", 32, 3, {"outermost": True}, "last"))
+    for label, cin, cout, flags, role in cases:
         kwargs = {"norm": norm, **flags}
         mine = build(DecoderBlock, (cin, cout), kwargs, "DecoderBlock")
         theirs = ref.DecoderBlock(cin, cout, **kwargs)
-        name, where = f"DecoderBlock for {label}", f"DecoderBlock.__init__ ({DECODER_STEP})"
-        compare_layers(mine, theirs, name, where, dropout_note=": Dropout(dropout) after the norm "
-                       "exactly when dropout > 0, never in the outermost block")
-        load_reference(mine, theirs, name, where)
-        mine.eval(), theirs.eval()
+        name = f"DecoderBlock for {label}"
         x, skip = randn(2, cin, 4, 4), randn(2, 16, 8, 8, seed=1)
-        y = theirs(x).detach()
-        compare_output(call(mine, (x,), f"{name} with skip=None", "DecoderBlock.forward"), y,
-                       f"{name} with skip=None", "DecoderBlock.forward: with skip=None return the block's output")
-        if flags.get("outermost"):
-            continue
-        out, joined = call(mine, (x, skip), name, "DecoderBlock.forward"), theirs(x, skip).detach()
-        where = "DecoderBlock.forward: return torch.cat([y, skip], dim=1), the block's output first"
-        if out.shape == y.shape:
-            how = "adds the skip" if torch.allclose(out, y + skip, atol=1e-5) else "ignores the skip"
-            fail(f"{name} {how}: forward(x, skip) returns {list(out.shape)}, the block's output alone",
-                 f"{list(joined.shape)}: the block's output concatenated with the skip on the "
-                 f"channel dim (U-Net concatenates, it does not add)", where)
-        if out.shape == joined.shape and torch.allclose(out, torch.cat([skip, y], 1), atol=1e-5):
-            fail(f"{name} puts the skip first in the concatenation",
-                 "torch.cat([y, skip], dim=1): the block's output first, then the skip (the order "
-                 "decides which half of the next decoder's weights meets which tensor; the official "
-                 "code joins [skip, y], so its weights would need their halves swapped)", where)
-        compare_output(out, joined, f"{name} with a skip", where)
-    passed(f"DecoderBlock (norm={norm!r}) matches the reference, with and without a skip")
+        compare_module(mine, theirs, (x,), [{"name": name, "role": role, "dropout": _DROPOUT_NOTE}],
+                       f"{name} with skip=None", f"DecoderBlock ({DECODER_STEP})")
+        if not flags.get("outermost"):
+            _skip_joined(mine, theirs, x, skip, name)
+    passed(f"DecoderBlock (norm={norm!r}) computes what the reference computes, with and without a skip")
 
 
 def decoder_block(DecoderBlock, norm="batch"):
     """DecoderBlock(in_channels, out_channels, norm, dropout, outermost), forward(x, skip=None).
-    A mistake in norm_layer (exercise 3) is charged there: with the reference norm_layer in place
-    of the student's, a right DecoderBlock keeps its points."""
+    A mistake in the norm function (exercise 3) is charged there: with the reference's in place of
+    the student's, a right DecoderBlock keeps its points."""
     ensure_own_code(DecoderBlock, "DecoderBlock")
-    assembly(DecoderBlock, f"DecoderBlock (norm={norm!r})", ("norm_layer",),
-             lambda: _decoder_block(DecoderBlock, norm),
-             {"norm_layer": ("exercise 3", norm_layer)})
+    assembly(DecoderBlock, f"DecoderBlock (norm={norm!r})", lambda: _decoder_block(DecoderBlock, norm),
+             {"norm": ("exercise 3", norm_layer)})

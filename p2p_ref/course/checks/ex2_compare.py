@@ -1,17 +1,21 @@
-"""How lesson 2's checks compare a student's module with the reference in p2p_ref.models.
+"""How lesson 2's checks compare a student's module with the reference in p2p_ref.paper.models.
 
-- layer by layer inside `self.block` (types and order, conv geometry and bias, norm options,
-  dropout), with the most specific reason in plain words when they differ;
-- by parameter names and shapes, then by output once the reference weights are loaded;
-- and, so that one mistake costs one exercise, again with the reference's parts put in place of
-  the student's (`assembly`): an assembled piece that passes that way keeps its points, and the
-  message names the part at fault.
+- by what the forward pass runs (p2p_ref.course.checks.ex2_trace): the reference's weights are
+  copied into the student's layers in forward order, then the outputs are compared in eval mode and,
+  with the same random draws, in train mode (dropout and batch statistics); when they differ, the
+  two forward passes are compared step by step to name the first difference in the paper's words;
+- and, so that one mistake costs one exercise, again with the reference's parts put in place of the
+  student's (`assembly`): an assembled piece that passes that way keeps its points, and the message
+  names the part at fault. The parts are found by what they are, not by their names: a class of the
+  student's notebook with the signature of an encoder block (`innermost`) or a decoder block
+  (`dropout`), or a function `(norm, channels)`, that fails its own check.
 
-Names and layout are fixed on purpose: the reference weights load by name (`block.1.weight` is the
-conv of a middle encoder block), which is how the checks compare a module with the reference.
+Attribute names and layout are free: nn.Sequential, nn.ModuleList, nn.ModuleDict, a recursive block
+as in the official code, a helper function per layer, in-place activations.
 """
 
 import contextlib
+import inspect
 import io
 import re
 import sys
@@ -21,33 +25,11 @@ from torch import nn
 
 from p2p_ref.paper import models as ref
 from p2p_ref.course.checks.common import fail, passed
-
-NAMES_FIXED = ("the names are fixed on purpose: the reference weights load into your model by name, "
-               "which is how the checks compare it with the reference")
-_ACTIVATIONS = ("ReLU", "LeakyReLU")
-_NORMS = ("BatchNorm2d", "InstanceNorm2d")
+from p2p_ref.course.checks.ex2_trace import explain_difference, trace, transplant
 
 
 def randn(*shape, seed=0):
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
-
-
-def _harmless(m):
-    """Layers that change nothing: nn.Identity (e.g. norm="none") and Dropout(0)."""
-    return isinstance(m, nn.Identity) or (isinstance(m, nn.Dropout) and m.p == 0)
-
-
-def _layers(block):
-    return [m for m in block if not _harmless(m)]
-
-
-def _kinds(block):
-    """Layer type names inside a block, without the harmless ones."""
-    return [type(m).__name__ for m in _layers(block)]
-
-
-def _geometry(m):
-    return m.kernel_size[0], m.stride[0], m.padding[0]
 
 
 def _what(error):
@@ -71,29 +53,68 @@ def _globals_of(obj):
     return obj.__globals__
 
 
-@contextlib.contextmanager
-def _reference_parts(student, names):
-    """Rebind `names` (e.g. EncoderBlock) in the student's globals to p2p_ref.paper.models' objects, and
-    restore them afterwards."""
-    space = _globals_of(student)
-    missing = object()
-    saved = {name: space.get(name, missing) for name in names}
+def _params(obj):
     try:
-        for name in names:
-            space[name] = getattr(ref, name)
+        return list(inspect.signature(obj).parameters)
+    except (TypeError, ValueError):
+        return []
+
+
+def part_kind(value, space):
+    """"encoder", "decoder" or "norm" when `value` is a part of the student's U-Net (defined in the
+    same notebook, with the signature of that exercise's piece), else None."""
+    if isinstance(value, type):
+        if not issubclass(value, nn.Module) or _globals_of(value) is not space:
+            return None
+        params = _params(value)
+        if "innermost" in params:
+            return "encoder"
+        if "dropout" in params and "outermost" in params:
+            return "decoder"
+        return None
+    if inspect.isfunction(value) and value.__globals__ is space and _params(value)[:1] == ["norm"] \
+            and len(_params(value)) == 2:
+        return "norm"
+    return None
+
+
+_REFERENCE = {"encoder": ref.EncoderBlock, "decoder": ref.DecoderBlock, "norm": ref.norm_layer}
+
+
+def _faulty_parts(student, part_checks):
+    """{name: (kind, why)} for the student's parts (found by part_kind) that fail their own check."""
+    space, faults = _globals_of(student), {}
+    for name, value in list(space.items()):
+        kind = part_kind(value, space) if value is not student else None
+        if kind is None or kind not in part_checks:
+            continue
+        where, check = part_checks[kind]
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                check(value)
+        except Exception as error:  # noqa: BLE001
+            faults[name] = (kind, f"your {name} ({where}) fails its own check: {_what(error)}")
+    return faults
+
+
+@contextlib.contextmanager
+def _reference_parts(student, faults):
+    """Rebind the student's faulty parts to p2p_ref.paper.models' pieces, and restore them afterwards."""
+    space = _globals_of(student)
+    saved = {name: space[name] for name in faults}
+    try:
+        for name, (kind, _) in faults.items():
+            space[name] = _REFERENCE[kind]
         yield
     finally:
-        for name, value in saved.items():
-            if value is missing:
-                space.pop(name, None)
-            else:
-                space[name] = value
+        space.update(saved)
 
 
-def assembly(student, label, parts, run, part_checks):
-    """Run `run()`, the check of the student's `label` with their own parts. When it fails, run it
-    again with the reference's `parts` in place of theirs: if that passes, the assembly keeps its
-    points and the message names the part at fault (from `part_checks`: name -> check)."""
+def assembly(student, label, run, part_checks):
+    """Run `run()`, the check of the student's `label` with their own parts. When it fails, find the
+    student's parts that fail their own checks (part_checks: kind -> (exercise, check)) and run it
+    again with the reference's pieces in their place: if that passes, the assembly keeps its points
+    and the message names the part at fault."""
     shown = io.StringIO()
     try:
         with contextlib.redirect_stdout(shown):
@@ -103,27 +124,18 @@ def assembly(student, label, parts, run, part_checks):
     else:
         print(shown.getvalue(), end="")
         return
+    faults = _faulty_parts(student, part_checks)
+    if not faults:
+        raise own_failure
     try:
-        with _reference_parts(student, parts), contextlib.redirect_stdout(io.StringIO()):
+        with _reference_parts(student, faults), contextlib.redirect_stdout(io.StringIO()):
             run()
     except Exception:
         raise own_failure from None
-    space = _globals_of(student)
-    faults = []
-    for name, (where, check) in part_checks.items():
-        if name not in space:
-            faults.append(f"your {name} ({where}) is not defined")
-            continue
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):
-                check(space[name])
-        except Exception as error:
-            faults.append(f"your {name} ({where}) fails its own check: {_what(error)}")
-    named = ", ".join(parts[:-1]) + f" and {parts[-1]}" if len(parts) > 1 else parts[0]
-    why = "; ".join(faults) or "your parts differ from the reference in a way their own checks do not show"
-    passed(f"{label} is put together right: with the reference {named} in place of yours it passes, "
-           f"so it keeps its points. It fails with yours: {why}. Fix that part and run its test "
-           f"cell again.")
+    why = "; ".join(why for _, why in faults.values())
+    passed(f"{label} is put together right: with the reference's pieces in place of your "
+           f"{', '.join(faults)} it passes, so it keeps its points. It fails with yours: {why}. Fix that "
+           f"part and run its test cell again.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -136,117 +148,6 @@ def build(cls, args, kwargs, name):
     except Exception as error:  # the student's constructor may fail in any way
         fail(f"`{name}({shown})` raised {type(error).__name__}: {error}",
              f"`{name}({shown})` builds a module", f"`{name}.__init__`: its signature and arguments")
-
-
-def _explain_kinds(mine, theirs, name, where, dropout_note):
-    """Fail with the most specific reason why two layer lists differ."""
-    def has(kinds, *names):
-        return any(k in names for k in kinds)
-    expected = f"{name}: {' -> '.join(theirs)}"
-    for pool in ("MaxPool2d", "AvgPool2d"):
-        if pool in mine:
-            fail(f"{name} uses {pool}", f"{expected}: pix2pix down-samples with stride-2 convs, no pooling", where)
-    if "Upsample" in mine:
-        fail(f"{name} uses Upsample", f"{expected}: pix2pix up-samples with stride-2 ConvTranspose2d", where)
-    if "ReLU" in mine and "LeakyReLU" in theirs:
-        fail(f"{name} uses ReLU", f"{expected}: the encoder uses LeakyReLU with slope 0.2 (appendix "
-             f"6.1.1); plain ReLU belongs to the decoder", where)
-    if "LeakyReLU" in mine and "ReLU" in theirs:
-        fail(f"{name} uses LeakyReLU", f"{expected}: the decoder uses plain ReLU (appendix 6.1.1)", where)
-    if has(theirs, *_ACTIVATIONS) and not has(mine, *_ACTIVATIONS):
-        fail(f"{name} has no activation before its conv", expected, where)
-    if has(mine, *_ACTIVATIONS) and not has(theirs, *_ACTIVATIONS):
-        fail(f"{name} has an activation before its conv", f"{expected}: the outermost block e1 sees the "
-             f"image itself, so nothing comes before its conv", where)
-    if "BatchNorm2d" in theirs and "InstanceNorm2d" in mine:
-        fail(f"{name} uses InstanceNorm2d for norm='batch'", f"{expected}: the paper normalizes with "
-             f"BatchNorm (at batch size 1 it acts like instance norm, but it is BatchNorm)", where)
-    for norm in _NORMS:
-        if norm in theirs and not has(mine, *_NORMS):
-            fail(f"{name} has no {norm} after its conv", expected, where)
-    if has(mine, *_NORMS) and not has(theirs, *_NORMS):
-        why = ("the last block ends with Tanh, not a norm" if "Tanh" in theirs else
-               "the outermost block e1 has no norm" if "LeakyReLU" not in theirs else
-               "the innermost block (the 1 x 1 bottleneck) has no norm")
-        fail(f"{name} has a norm layer", f"{expected}: {why}", where)
-    if "Dropout" in theirs and "Dropout" not in mine:
-        fail(f"{name} has no Dropout", f"{expected}{dropout_note}", where)
-    if "Dropout" in mine and "Dropout" not in theirs:
-        fail(f"{name} has a Dropout", f"{expected}{dropout_note}", where)
-    if "Tanh" in theirs and "Tanh" not in mine:
-        fail(f"{name} does not end with Tanh", f"{expected}: Tanh puts the output in [-1, 1], like the "
-             f"images", where)
-    if "Tanh" in mine and "Tanh" not in theirs:
-        fail(f"{name} has a Tanh", f"{expected}: only the outermost decoder ends with Tanh", where)
-    if sorted(mine) == sorted(theirs):
-        fail(f"{name} has the right layers in the wrong order: {' -> '.join(mine)}",
-             f"{expected} (the activation comes first: it acts on the previous block's output)", where)
-    fail(f"{name} has the layers {' -> '.join(mine) or 'none'}", expected, where)
-
-
-def compare_layers(mine, theirs, name, where, dropout_note=""):
-    """Compare the layers in `block`: types and order, then conv geometry, bias and slopes
-    (the widths are compared through the weight shapes in load_reference)."""
-    block = getattr(mine, "block", None)
-    if not isinstance(block, nn.Sequential):
-        fail(f"{name} has no `self.block` nn.Sequential",
-             f"the block's layers in `self.block = nn.Sequential(...)`, in order ({NAMES_FIXED}: "
-             f"block.1.weight is the conv of a middle encoder block)", where)
-    if _kinds(block) != _kinds(theirs.block):
-        _explain_kinds(_kinds(block), _kinds(theirs.block), name, where, dropout_note)
-    for m, r in zip(_layers(block), _layers(theirs.block)):
-        kind = type(r).__name__
-        if isinstance(r, nn.LeakyReLU) and m.negative_slope != r.negative_slope:
-            fail(f"{name} uses LeakyReLU({m.negative_slope})", "LeakyReLU(0.2) (appendix 6.1.1)", where)
-        if isinstance(r, (nn.Conv2d, nn.ConvTranspose2d)):
-            if _geometry(m) != _geometry(r):
-                fail(f"the {kind} in {name} has kernel {_geometry(m)[0]}, stride {_geometry(m)[1]}, "
-                     f"padding {_geometry(m)[2]}",
-                     f"kernel 4, stride 2, padding 1: every U-Net step halves (or doubles) the size", where)
-            if (m.bias is None) != (r.bias is None):
-                fail(f"the {kind} in {name} has {'no bias' if m.bias is None else 'a bias'}",
-                     "bias=False when BatchNorm follows the conv (its shift does the bias's job)"
-                     if r.bias is None else "bias=True here: no BatchNorm follows this conv", where)
-        if isinstance(r, (nn.BatchNorm2d, nn.InstanceNorm2d)):
-            if m.affine != r.affine:
-                fail(f"the {kind} in {name} has affine={m.affine}",
-                     f"affine={r.affine}: `nn.{kind}(channels)` with its defaults", where)
-            if m.track_running_stats != r.track_running_stats:
-                fail(f"the {kind} in {name} has track_running_stats={m.track_running_stats}",
-                     f"track_running_stats={r.track_running_stats}: `nn.{kind}(channels)` with its "
-                     f"defaults", where)
-        if isinstance(r, nn.Dropout) and m.p != r.p:
-            fail(f"{name} has Dropout(p={m.p})", f"Dropout(p={r.p}){dropout_note}", where)
-
-
-def _shape_hint(key, mine, theirs, module):
-    """What a weight shape says about the channels, in words."""
-    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)) and key.endswith("weight") and len(theirs) == 4:
-        i, o = (1, 0) if isinstance(module, nn.Conv2d) else (0, 1)  # ConvTranspose2d stores [in, out, k, k]
-        return (f"in_channels is {mine[i]}, expected {theirs[i]}; out_channels is {mine[o]}, "
-                f"expected {theirs[o]}")
-    return "check the channel numbers of this layer"
-
-
-def load_reference(mine, theirs, name, where, hint=lambda key: ""):
-    """Compare state_dict names and shapes, then load the reference weights into `mine`."""
-    own, other = mine.state_dict(), theirs.state_dict()
-    modules = dict(theirs.named_modules())
-    for key, value in other.items():
-        if key in own and own[key].shape != value.shape:
-            module = modules.get(key.rsplit(".", 1)[0])
-            fail(f"{name}: {key} has shape {list(own[key].shape)} but the reference has {list(value.shape)}",
-                 f"{_shape_hint(key, list(own[key].shape), list(value.shape), module)}{hint(key)}", where)
-    missing = [k for k in other if k not in own]
-    unexpected = [k for k in own if k not in other]
-    if missing or unexpected:
-        what = "; ".join(part for part in (
-            f"the reference has {', '.join(missing[:4])} that yours lacks" if missing else "",
-            f"yours has {', '.join(unexpected[:4])} that the reference lacks" if unexpected else "") if part)
-        fail(f"{name}: the parameter names differ: {what}",
-             f"the same layers in the same order inside `self.block` ({NAMES_FIXED}; an extra bias, "
-             f"norm or layer adds or shifts names)", where)
-    mine.load_state_dict(other)
 
 
 def call(module, inputs, name, where):
@@ -280,5 +181,55 @@ def compare_output(out, expected, name, where, inputs=None):
              f"shape {list(expected.shape)}", where)
     diff = (out - expected).abs().max().item()
     if not diff <= 1e-4:
-        fail(f"{name} gives values that differ from the reference's by up to {diff:.3g} (same weights, "
-             f"same input, eval mode)", "the same values", where)
+        fail(f"{name} gives values that differ from the reference's by up to {diff:.3g} (same input)",
+             "the same values", where)
+
+
+def _outputs(module, inputs, mode, seed):
+    module.train(mode)
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        return module(*[t.clone() if isinstance(t, torch.Tensor) else t for t in inputs])
+
+
+def compare_module(mine, theirs, inputs, steps, name, where, diagnose=None):
+    """The student's module against the reference, by what it computes: the reference's weights copied
+    in forward order, then the outputs in eval mode and in train mode (the same dropout draws). On a
+    difference: the first step that differs (ex2_trace.explain_difference), then `diagnose(mine_trace,
+    their_trace)` for what the steps cannot show (e.g. the skips), then the outputs themselves."""
+    theirs.eval()
+    t_theirs = trace(theirs, *inputs)
+    t_mine = trace(mine.eval(), *inputs, keep_error=True)
+    if t_mine.error is not None or not transplant(t_mine, t_theirs):
+        explain_difference(t_mine, t_theirs, steps, where)
+        if t_mine.error is not None:
+            fail(f"calling {name} raised {type(t_mine.error).__name__}: {t_mine.error}",
+                 f"an output of shape {list(t_theirs.output.shape)}", where)
+        fail(f"the layers with weights in {name} do not pair up with the reference's in forward order",
+             "the same convolutions and norms, in the order they run", where)
+    for mode in (False, True):
+        want = _outputs(theirs, inputs, mode, seed=5)
+        try:
+            got = _outputs(mine, inputs, mode, seed=5)
+        except Exception as error:  # noqa: BLE001
+            fail(f"calling {name} in {'train' if mode else 'eval'} mode raised {type(error).__name__}: {error}",
+                 "an output", where)
+        if isinstance(got, torch.Tensor) and got.shape == want.shape and torch.allclose(got, want, atol=1e-4):
+            continue
+        if not mode:
+            again = _outputs(mine, inputs, mode, seed=6)
+            if isinstance(got, torch.Tensor) and got.shape == again.shape and not torch.allclose(got, again):
+                fail(f"{name} gives different outputs on two runs in eval mode",
+                     "the same output every time in eval mode: dropout follows the module's mode "
+                     "(nn.Dropout does, or F.dropout(..., training=self.training))", where)
+        theirs.train(mode), mine.train(mode)
+        t_mine, t_theirs = trace(mine, *inputs, keep_error=True), trace(theirs, *inputs)
+        explain_difference(t_mine, t_theirs, steps, where)
+        if diagnose is not None:
+            diagnose(t_mine, t_theirs)
+        if not isinstance(got, torch.Tensor):
+            fail(f"{name} returned {type(got).__name__}", "a tensor", where)
+        state = ("train mode: dropout and the batch statistics on, the same random draws"
+                 if mode else "eval mode")
+        compare_output(got, want, f"{name} ({state}, the reference's weights)", where)
+    mine.eval(), theirs.eval()
