@@ -196,6 +196,9 @@ class PatchSweep:
 
 def load_patch_sweep(path=DEFAULT_OUT):
     """Read a file written by run_sweep (by default the committed one)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such sweep file; make one with `python -m "
+                                f"p2p_ref.course.widgets.patch_sweep --out {path}`")
     with np.load(path) as f:
         if int(f["format_version"]) != FORMAT_VERSION:
             raise ValueError(f"{path}: format version {int(f['format_version'])}, expected {FORMAT_VERSION}")
