@@ -4,7 +4,8 @@ Each check compares the student's code with p2p_ref.paper.receptive_field and p2
 mistake, names what is wrong (the first layer that differs, the formula term that is missing).
 
 The PatchDiscriminator's checks (Exercise 3.6) live in p2p_ref.course.checks.ex3_discriminator
-(and its comparison with the reference in ex3_compare).
+(and its comparison with the reference in ex3_compare); the PatchGAN-depth experiment's (the
+prediction and `colourfulness`) in ex3_experiment.
 """
 
 import numbers
@@ -20,6 +21,8 @@ from p2p_ref.course.checks.ex3_discriminator import (  # noqa: F401 - the discri
     patch_discriminator_layers, patch_discriminator_layers_more, patch_discriminator_matches_reference,
     patch_discriminator_shapes, patch_discriminator_shapes_more, patch_discriminator_variants)
 from p2p_ref.course.checks.ex3_compare import NORM_SPEC, short, state_names
+from p2p_ref.course.checks.ex3_experiment import (  # noqa: F401 - the experiment's checks, used by the notebook
+    colourfulness, colourfulness_more, prediction)
 
 # (kernel, stride, padding) of the five convs of the 70 x 70 PatchGAN (n_layers = 3).
 PATCHGAN_70 = [(4, 2, 1), (4, 2, 1), (4, 2, 1), (4, 1, 1), (4, 1, 1)]
@@ -145,15 +148,18 @@ def receptive_field(student_fn):
     """Visible check: the 70 x 70 stack, its growth layer by layer, and a single layer."""
     ensure_own_code(student_fn, "receptive_field")
     where = _RF_WHERE
-    _compare_field(student_fn, [(4, 2, 1)], where)
+    # Simple stacks first: a wrong formula fails on them, before a message could print the layers
+    # of the 70 x 70 D, whose strides the lesson asks for next.
+    for layers in ([(4, 2, 1)], [(3, 1, 1)] * 2, [(4, 2, 1)] * 2, OTHER_STACKS[1]):
+        _compare_field(student_fn, layers, where)
     growth = []
     for n in range(1, len(PATCHGAN_70) + 1):
         _compare_field(student_fn, PATCHGAN_70[:n], where)
         growth.append(_as_field(student_fn(PATCHGAN_70[:n]), PATCHGAN_70[:n])[0])
     if growth != GROWTH_70:  # pragma: no cover - _compare_field has failed already
         fail(f"the field grows {growth} through the 70 x 70 stack", f"{GROWTH_70}", where)
-    passed(f"receptive_field: the field grows {' -> '.join(map(str, growth))} through the PatchGAN; "
-           "effective stride 8")
+    passed("receptive_field: size, effective stride and effective padding agree with the reference on "
+           "9 stacks, the 70 x 70 D's among them")
 
 
 def receptive_field_more(student_fn):
@@ -222,9 +228,11 @@ def output_size(student_fn):
     """Output side for a square input, layer by layer through the 70 x 70 stack and more."""
     ensure_own_code(student_fn, "output_size")
     where = "your `output_size`: n -> floor((n + 2p - k) / s) + 1 for each layer"
-    cases = [(PATCHGAN_70[:n], 256) for n in range(1, 6)] + [(PATCHGAN_70, 512), (PATCHGAN_70, 255),
-                                                             (PATCHGAN_70, 100)]
-    cases += [(layers, 300) for layers in OTHER_STACKS]
+    # Other stacks first: a wrong formula fails on them, before a message could print the layers of
+    # the 70 x 70 D, whose strides the lesson asks for next.
+    cases = [([(4, 2, 1)], 8), ([(4, 2, 1)], 256), ([(4, 1, 1)], 256)] + [(layers, 300) for layers in OTHER_STACKS]
+    cases += [(PATCHGAN_70[:n], 256) for n in range(1, 6)] + [(PATCHGAN_70, 512), (PATCHGAN_70, 255),
+                                                              (PATCHGAN_70, 100)]
     for layers, n in cases:
         got = _call(student_fn, "output_size", list(layers), n)
         want = ref_rf.output_size(list(layers), n)
@@ -238,9 +246,7 @@ def output_size(student_fn):
         hint = next((label for label, step in _OUTPUT_SIZE_MISTAKES
                      if all(_run_steps(step, l, m) == _safe(student_fn, l, m) for l, m in cases)), None)
         fail(f"output_size({layers}, {n}) gives {got!r}" + (f": {hint}" if hint else ""), f"{want}", where)
-    sides = [student_fn(PATCHGAN_70[:n], 256) for n in range(1, 6)]
-    passed(f"output_size: 256 -> {' -> '.join(map(str, sides))}; a 512 input gives "
-           f"{student_fn(PATCHGAN_70, 512)} x {student_fn(PATCHGAN_70, 512)}")
+    passed(f"output_size agrees with the reference on {len(cases)} stacks and input sizes, the 70 x 70 D's among them")
 
 
 # ----------------------------------------------------------------------------------------------

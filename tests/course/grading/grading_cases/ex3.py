@@ -70,6 +70,16 @@ DISCRIMINATOR = '''class PatchDiscriminator(nn.Module):
 
 RF, OS, PT, NL, D = ("ex3-receptive-field", "ex3-output-size", "ex3-patch-targets", "ex3-norm-layer",
                      "ex3-patch-discriminator")
+GEOMETRY, PRED, COL = "ex3-patchgan-geometry", "ex3-prediction", "ex3-colourfulness"
+T_PRED, T_COL = "ex3-test-prediction", "ex3-test-colourfulness"
+
+PATCHGAN_70 = "PATCHGAN_70 = [(4, 2, 1), (4, 2, 1), (4, 2, 1), (4, 1, 1), (4, 1, 1)]"
+PREDICTION = 'PREDICTION = {"sharpest": 1, "most_colourful": 0, "tiles": 1}'
+COLOURFULNESS = """    rgb = (images + 1) * 127.5
+    r, g, b = rgb[:, 0].flatten(1), rgb[:, 1].flatten(1), rgb[:, 2].flatten(1)
+    rg, yb = r - g, (r + g) / 2 - b
+    spread = (rg.std(dim=1) ** 2 + yb.std(dim=1) ** 2).sqrt()
+    return spread + 0.3 * (rg.mean(dim=1) ** 2 + yb.mean(dim=1) ** 2).sqrt()"""
 T_RF, T_MEASURED, T_OS, T_PT, T_NL = ("ex3-test-receptive-field", "ex3-test-rf-measured", "ex3-test-output-size",
                                       "ex3-test-patch-targets", "ex3-test-norm-layer")
 T_LAYERS, T_SHAPES, T_REF, T_VARIANTS = ("ex3-test-D-layers", "ex3-test-D-shapes", "ex3-test-D-reference",
@@ -200,6 +210,29 @@ MUTATIONS = [
 class PatchDiscriminator(Reference):
     """The conditional PatchGAN D(x, y)."""''',
      "fails": ALL_D},
+    # ---- Exercises 3.7 and 3.8: the experiment ---------------------------------------------
+    {"name": "prediction written as patch names, not n_layers",
+     "cell": PRED, "old": PREDICTION,
+     "new": 'PREDICTION = {"sharpest": "16x16", "most_colourful": "1x1", "tiles": "16x16"}',
+     "fails": [T_PRED]},
+    {"name": "two slips: prediction given as patch sizes (16, not n_layers 1); colourfulness on the [-1, 1] scale",
+     "edits": [edit(PRED, PREDICTION, 'PREDICTION = {"sharpest": 16, "most_colourful": 1, "tiles": 16}'),
+               edit(COL, "rgb = (images + 1) * 127.5", "rgb = images")],
+     "fails": [T_PRED, T_COL]},
+    {"name": "colourfulness without the 0.3-weighted mean strength",
+     "cell": COL, "old": "    return spread + 0.3 * (rg.mean(dim=1) ** 2 + yb.mean(dim=1) ** 2).sqrt()",
+     "new": "    return spread", "fails": [T_COL]},
+    {"name": "two slips: colourfulness as one number for the whole batch; output size without the padding",
+     "edits": [edit(COL, COLOURFULNESS, """    rgb = (images + 1) * 127.5
+    rg, yb = rgb[:, 0] - rgb[:, 1], (rgb[:, 0] + rgb[:, 1]) / 2 - rgb[:, 2]
+    return (rg.std() ** 2 + yb.std() ** 2).sqrt() + 0.3 * (rg.mean() ** 2 + yb.mean() ** 2).sqrt()"""),
+               edit(OS, "n = (n + 2 * padding - kernel) // stride + 1", "n = (n - kernel) // stride + 1")],
+     "fails": [T_COL, T_OS]},
+    {"name": "colourfulness left unwritten, PATCHGAN_70 with stride 2 everywhere (not graded: 94 x 94)",
+     "edits": [edit(COL, COLOURFULNESS, "    raise NotImplementedError()"),
+               edit(GEOMETRY, PATCHGAN_70, "PATCHGAN_70 = [(4, 2, 1)] * 5")],
+     "fails": [T_COL]},
+
     {"name": "in_channels ignored: 6 hard-coded (hidden check with 3 channels)",
      "cell": D, "old": "nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1)", "new": "nn.Conv2d(6, ndf, 4, stride=2, padding=1)",
      "fails": [T_LAYERS]},
@@ -490,5 +523,150 @@ ALTERNATIVES = [
         raise ValueError(f"{norm} is not a norm; use one of {list(names)}")
     return getattr(nn, names[norm])(num_channels)'''),
          edit(D, DISCRIMINATOR, NAMED_D)],
+     "fails": []},
+]
+
+
+# ---- correct solutions in layouts a name- or type-reading check would refuse (issue 17) -------
+
+MODULEDICT_D = '''class PatchDiscriminator(nn.Module):
+    """The layers in an nn.ModuleDict keyed by the paper's names; in-place LeakyReLUs; forward walks the dict."""
+
+    def __init__(self, in_channels=6, ndf=64, n_layers=3, norm="batch"):
+        super().__init__()
+        pixel = n_layers == 0
+        k, p = (1, 0) if pixel else (4, 1)
+        self.layers = nn.ModuleDict()
+        self.layers["C64"] = nn.Conv2d(in_channels, ndf, k, 1 if pixel else 2, p)
+        self.layers["C64_act"] = nn.LeakyReLU(0.2, inplace=True)
+        width = ndf
+        for n in range(1, max(n_layers, 1) + 1):
+            out = ndf * min(2 ** n, 8)
+            name = f"C{64 * min(2 ** n, 8)}_{n}"
+            stride = 1 if pixel or n == n_layers else 2
+            self.layers[name] = nn.Conv2d(width, out, k, stride, p, bias=norm != "batch")
+            self.layers[name + "_norm"] = norm_layer(norm, out)
+            self.layers[name + "_act"] = nn.LeakyReLU(0.2, inplace=True)
+            width = out
+        self.layers["logits"] = nn.Conv2d(width, 1, k, 1, p, bias=(norm != "batch") or not pixel)
+        init_weights(self)
+
+    def forward(self, x, y=None):
+        h = x if y is None else torch.cat((x, y), dim=1)
+        for layer in self.layers.values():
+            h = layer(h)
+        return h'''
+
+HELPERS_D = '''def conv(in_c, out_c, stride, kernel=4, bias=True):
+    """A C-layer's convolution: 4 x 4 with padding 1, or 1 x 1 without padding."""
+    return nn.Conv2d(in_c, out_c, kernel, stride=stride, padding=kernel // 4, bias=bias)
+
+
+def normalise(kind, channels):
+    return norm_layer(kind, channels)
+
+
+def leaky():
+    return nn.LeakyReLU(negative_slope=0.2, inplace=True)
+
+
+class PatchDiscriminator(nn.Module):
+    """One helper function per kind of layer; the layers in an nn.ModuleList that forward loops over."""
+
+    def __init__(self, in_channels=6, ndf=64, n_layers=3, norm="batch"):
+        super().__init__()
+        kernel = 1 if n_layers == 0 else 4
+        no_bn = norm != "batch"
+        widths = [ndf * min(2 ** n, 8) for n in range(max(n_layers, 1) + 1)]
+        strides = [1] * len(widths) if n_layers == 0 else [2] * n_layers + [1]
+        layers = [conv(in_channels, ndf, strides[0], kernel), leaky()]
+        for n in range(1, len(widths)):
+            layers += [conv(widths[n - 1], widths[n], strides[n], kernel, bias=no_bn),
+                       normalise(norm, widths[n]), leaky()]
+        layers.append(conv(widths[-1], 1, 1, kernel, bias=no_bn or n_layers > 0))
+        self.layers = nn.ModuleList(layers)
+        init_weights(self)
+
+    def forward(self, x, y=None):
+        if y is not None:
+            x = torch.cat([x, y], 1)
+        for layer in self.layers:
+            x = layer(x)
+        return x'''
+
+RECURSIVE_D = '''class Level(nn.Module):
+    """One C-layer wrapping the rest of the discriminator: conv -> [norm] -> LeakyReLU -> inner."""
+
+    def __init__(self, conv, norm, inner):
+        super().__init__()
+        self.conv, self.norm, self.inner = conv, norm, inner
+
+    def forward(self, x):
+        x = self.conv(x)
+        if self.norm is not None:
+            x = self.norm(x)
+        return self.inner(F.leaky_relu(x, 0.2))
+
+
+class PatchDiscriminator(nn.Module):
+    """Built from the logits outwards, each level holding the next (as the official U-Net's blocks do)."""
+
+    def __init__(self, in_channels=6, ndf=64, n_layers=3, norm="batch"):
+        super().__init__()
+        k, p = (1, 0) if n_layers == 0 else (4, 1)
+        depth = max(n_layers, 1)
+        widths = [in_channels] + [ndf * min(2 ** n, 8) for n in range(depth + 1)]
+        block = nn.Conv2d(widths[-1], 1, k, 1, p, bias=n_layers > 0 or norm != "batch")
+        for n in range(depth, -1, -1):  # the C-layers from the deepest back to C64
+            stride = 1 if n_layers == 0 or n == depth else 2
+            first = n == 0
+            conv = nn.Conv2d(widths[n], widths[n + 1], k, stride, p, bias=first or norm != "batch")
+            block = Level(conv, None if first else norm_layer(norm, widths[n + 1]), block)
+        self.net = block
+        init_weights(self)
+
+    def forward(self, x, y=None):
+        return self.net(x if y is None else torch.cat([x, y], dim=1))'''
+
+ALTERNATIVES += [
+    {"name": "alternative: an nn.ModuleDict of named layers, strides found by a search, colourfulness with var",
+     "edits": [
+         edit(GEOMETRY, PATCHGAN_70, '''import itertools
+
+candidates = ([(4, s, 1) for s in strides] for strides in itertools.product((1, 2), repeat=5))
+PATCHGAN_70 = next(c for c in candidates if output_size(c, 256) == 30 and receptive_field(c)[0] == 70)'''),
+         edit(PRED, PREDICTION, 'PREDICTION = dict(tiles=4, sharpest=0, most_colourful=2)'),
+         edit(COL, COLOURFULNESS, '''    x = (images.double() + 1) * 255 / 2
+    rg = x[:, 0] - x[:, 1]
+    yb = 0.5 * (x[:, 0] + x[:, 1]) - x[:, 2]
+    sigma = torch.sqrt(rg.var(dim=(1, 2), unbiased=False) + yb.var(dim=(1, 2), unbiased=False))
+    mu = torch.sqrt(rg.mean(dim=(1, 2)) ** 2 + yb.mean(dim=(1, 2)) ** 2)
+    return (sigma + 0.3 * mu).float()'''),
+         edit(D, DISCRIMINATOR, MODULEDICT_D)],
+     "fails": []},
+    {"name": "alternative: a helper function per layer, in-place LeakyReLUs in a ModuleList, a loop per image",
+     "edits": [
+         edit(GEOMETRY, PATCHGAN_70, "PATCHGAN_70 = [(4, 2, 1)] * 3 + [(4, 1, 1)] * 2"),
+         edit(PRED, PREDICTION, 'PREDICTION = {"most_colourful": 4, "tiles": 2, "sharpest": 4}'),
+         edit(COL, COLOURFULNESS, '''    scores = []
+    for image in images:
+        R, G, B = ((image + 1) * 127.5).unbind(0)
+        rg, yb = R - G, (R + G) / 2 - B
+        scores.append(torch.hypot(rg.std(), yb.std()) + 0.3 * torch.hypot(rg.mean(), yb.mean()))
+    return torch.stack(scores)'''),
+         edit(D, DISCRIMINATOR, HELPERS_D)],
+     "fails": []},
+    {"name": "alternative: recursive levels (UnetSkipConnectionBlock style), colourfulness as one matrix product",
+     "edits": [
+         edit(GEOMETRY, PATCHGAN_70, '''PATCHGAN_70 = []
+for stride in (2, 2, 2, 1, 1):  # three halvings, then two convs that keep the size
+    PATCHGAN_70.append((4, stride, 1))'''),
+         edit(PRED, PREDICTION, 'PREDICTION = {"sharpest": 2, "most_colourful": 1, "tiles": 0}'),
+         edit(COL, COLOURFULNESS, '''    opponent = torch.tensor([[1.0, -1.0, 0.0], [0.5, 0.5, -1.0]])  # rows: rg, yb
+    channels = torch.einsum("oc,nchw->nohw", opponent, (images + 1) * 127.5).flatten(2)
+    sigma = channels.std(dim=2).pow(2).sum(dim=1).sqrt()
+    mu = channels.mean(dim=2).pow(2).sum(dim=1).sqrt()
+    return sigma + 0.3 * mu'''),
+         edit(D, DISCRIMINATOR, RECURSIVE_D)],
      "fails": []},
 ]
