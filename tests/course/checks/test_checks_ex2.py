@@ -204,7 +204,7 @@ def test_missing_batchnorm_is_named():
 
 def test_norm_on_the_bottleneck_is_named():
     s = student(("if not outermost and not innermost:", "if not outermost:"))
-    fails(check.encoder_block, s["EncoderBlock"], r"bottleneck e8 .* has BatchNorm2d", "the 1 x 1 bottleneck\) must have no normalisation")
+    fails(check.encoder_block, s["EncoderBlock"], r"bottleneck e8 .* has BatchNorm2d", r"the 1 x 1 bottleneck\) must have no normalisation")
 
 
 def test_instance_norm_for_batch_is_named():
@@ -290,7 +290,7 @@ def test_dropout_mistakes_are_named():
 def test_wrong_first_decoder_width_names_the_weight_shape():
     s = student(("nn.ModuleList([DecoderBlock(widths[-1], widths[-2]", "nn.ModuleList([DecoderBlock(2 * widths[-1], widths[-2]"))
     fails(check.unet_generator, s["UNetGenerator"],
-          r"decoder layer 1 is ConvTranspose2d\(128 -> 64, .*reads 128 channels", "64 -> 64: it reads the bottleneck e8 alone \(64 channels\)")
+          r"decoder layer 1 is ConvTranspose2d\(128 -> 64, .*reads 128 channels", r"64 -> 64: it reads the bottleneck e8 alone \(64 channels\)")
 
 
 def test_wrong_skip_pairing_or_no_skips_in_forward_is_named():
