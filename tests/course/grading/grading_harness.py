@@ -14,6 +14,7 @@ It is also usable by hand when writing tests/course/grading/grading_cases/exN.py
     .venv/bin/python tests/course/grading/grading_harness.py ex2_unet          # grades, prints a table
 """
 
+import atexit
 import copy
 import importlib
 import os
@@ -21,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -237,12 +239,39 @@ def make_cell(kind, source, **nbgrader):
 # --------------------------------------------------------------------------------------------
 # running nbgrader
 
-def nbgrader_env():
+def throwaway_install(folder):
+    """A copy of the repo's p2p_ref in `folder`, made a site folder by its sitecustomize (so a
+    .pth dropped there runs at start-up, as in a real site-packages). Put first on PYTHONPATH,
+    it is the package nbgrader, the integrity record and the kernels import. Grading guards the
+    package it imports and puts back any file that changes while a submission runs: grading a
+    copy keeps the guard away from the repo, where a developer may be editing or writing files
+    (a sweep's asset) while the tests run."""
+    folder = Path(folder)
+    shutil.copytree(REPO / "p2p_ref", folder / "p2p_ref", ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "sitecustomize.py").write_text(f"import site\nsite.addsitedir({str(folder)!r})\n")
+    return folder
+
+
+_SHARED_INSTALL = []
+
+
+def shared_install():
+    """One throwaway install for this process's grading runs (removed at exit)."""
+    if not _SHARED_INSTALL:
+        folder = Path(tempfile.mkdtemp(prefix="p2p-grading-install-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _SHARED_INSTALL.append(throwaway_install(folder))
+    return _SHARED_INSTALL[0]
+
+
+def nbgrader_env(package=None):
     """Environment for nbgrader and its kernels: the venv's bin first (nbgrader calls `alembic`),
-    the notebooks' quick path on, a non-interactive matplotlib."""
+    p2p_ref from a throwaway install (`package`, else this process's shared one), the notebooks'
+    quick path on, a non-interactive matplotlib."""
     env = dict(os.environ)
     venv_bin = str(Path(sys.executable).parent)
     env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")
+    env["PYTHONPATH"] = str(package or shared_install())
     env["P2P_QUICK"] = "1"
     env["MPLBACKEND"] = "Agg"
     # one thread per kernel: the tests grade two assignments at a time on two cores
@@ -567,8 +596,6 @@ def report(run):
 
 
 if __name__ == "__main__":
-    import tempfile
-
     # --no-pack: one submission per grading case (slower; says exactly which case breaks what)
     args = [a for a in sys.argv[1:] if a != "--no-pack"]
     for assignment in args or EXPECTED_ASSIGNMENTS:

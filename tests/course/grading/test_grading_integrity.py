@@ -15,14 +15,13 @@ protected. test_grading_sandbox.py grades the same routes inside the sandbox.
 """
 
 import json
-import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from grading_harness import (BLANK, REPO, SOLUTION, WRONG_L1, find_cell, grade_assignment, make_course,
-                             nbgrader_env, write_tamper_toy)
+                             nbgrader_env, throwaway_install, write_tamper_toy)
 from p2p_ref.course.grading.integrity import sha256
 from p2p_ref.course.grading.sandbox import ENV as SANDBOX_ENV
 
@@ -100,10 +99,7 @@ def _installation(env_dir, course):
 def attacked(tmp_path_factory):
     root = tmp_path_factory.mktemp("integrity")
     env_dir = root / "env"
-    shutil.copytree(REPO / "p2p_ref", env_dir / "p2p_ref", ignore=shutil.ignore_patterns("__pycache__"))
-    (env_dir / "sitecustomize.py").write_text(f"import site\nsite.addsitedir({str(env_dir)!r})\n")
-    env = nbgrader_env()
-    env["PYTHONPATH"] = str(env_dir)
+    env = nbgrader_env(throwaway_install(env_dir))
     env[SANDBOX_ENV] = "auto"
     env["PATH"] = str(failing_bwrap(root / "bin")) + ":" + env["PATH"]
     write_tamper_toy(root / "sources")

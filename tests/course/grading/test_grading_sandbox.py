@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from grading_harness import BLANK, REPO, RIGHT_L1, SOLUTION, WRONG_L1, find_cell, grade_assignment, make_course, \
-    nbgrader_env, write_tamper_toy
+    nbgrader_env, throwaway_install, write_tamper_toy
 from p2p_ref.course.grading.integrity import sha256
 from p2p_ref.course.grading.sandbox import ENV as SANDBOX_ENV
 from p2p_ref.course.grading.sandbox import probe
@@ -98,10 +98,8 @@ def sandboxed(tmp_path_factory):
     assert not VENV_HOOK.exists()
     root = tmp_path_factory.mktemp("sandboxed")
     env_dir = root / "env"
-    shutil.copytree(REPO / "p2p_ref", env_dir / "p2p_ref", ignore=shutil.ignore_patterns("__pycache__"))
-    (env_dir / "sitecustomize.py").write_text(f"import site\nsite.addsitedir({str(env_dir)!r})\n")
-    env = nbgrader_env()
-    env["PYTHONPATH"], env[SANDBOX_ENV] = str(env_dir), "on"
+    env = nbgrader_env(throwaway_install(env_dir))
+    env[SANDBOX_ENV] = "on"
     write_tamper_toy(root / "sources")
     course = make_course(root / "course", [ASSIGNMENT], solutions=root / "sources")
     server = Server()

@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grading_harness import (MARKERS, REPO, comparable, generate, leaked_lines, make_course,
+from grading_harness import (MARKERS, REPO, comparable, generate, leaked_lines, make_course, nbgrader_env,
                              notebook_path)
 
 LESSONS = REPO / "lessons"
@@ -199,3 +199,17 @@ def test_release_writes_the_integrity_record(fresh_release):
         assert manifest.get(label) == sha256(path.read_bytes()), label
     assert "p2p_ref/course/checks/ex4.py" in manifest and "nbgrader_config.py" in manifest
     assert (course / ".grading/pristine/p2p_ref/course/checks/ex4.py").is_file()
+
+
+def test_grading_runs_import_a_throwaway_copy_of_the_package():
+    """The guards put back any package file that changes while a submission runs; the tests'
+    grading runs therefore import a copy, so a file edited or written in the repo's p2p_ref during
+    `make test` (a sweep's asset, say) is never reverted."""
+    import subprocess
+    import sys
+    env = nbgrader_env()
+    where = subprocess.run([sys.executable, "-c", "import p2p_ref; print(p2p_ref.__file__)"], env=env,
+                           capture_output=True, text=True, check=True, cwd="/").stdout.strip()
+    copy = Path(where).parent
+    assert REPO not in copy.parents and copy.parent == Path(env["PYTHONPATH"]), where
+    assert (copy / "course/checks/ex4.py").read_bytes() == (REPO / "p2p_ref/course/checks/ex4.py").read_bytes()
