@@ -28,10 +28,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from p2p_ref.datasets.aligned import AlignedDataset, resolve_dataset
+from p2p_ref.course.widgets.sweep import batches, sweep_command, sweep_data, to_uint8, torch_threads
 from p2p_ref.paper.models import PatchDiscriminator, UNetGenerator
 from p2p_ref.paper.sharpness import laplacian_variance, measure
 from p2p_ref.paper.train_step import make_optimizers, train_step
@@ -76,18 +75,6 @@ class SweepConfig:
         return int(math.log2(self.size))  # 256 -> 8, the paper's unet_256
 
 
-def to_uint8(t):
-    """(N, 3, H, W) in [-1, 1] -> (N, H, W, 3) uint8."""
-    return ((t.detach().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-
-
-def _batches(dataset, seed):
-    """Endless shuffled pairs, in the same order for every lambda."""
-    loader = DataLoader(dataset, batch_size=1, shuffle=True, generator=torch.Generator().manual_seed(seed))
-    while True:
-        yield from loader
-
-
 def train_one(cfg, lambda_l1, train_set, initial_G, initial_D):
     """Train a copy of (initial_G, initial_D) for cfg.steps steps with this lambda (p2p_ref.paper.train_step.train_step)."""
     G = UNetGenerator(num_downs=cfg.num_downs, ngf=cfg.ngf).to(cfg.device)
@@ -96,9 +83,9 @@ def train_one(cfg, lambda_l1, train_set, initial_G, initial_D):
     D.load_state_dict(initial_D)
     opt_G, opt_D = make_optimizers(G, D, lr=cfg.lr)
     torch.manual_seed(cfg.seed)  # the same jitter and dropout draws for every lambda
-    batches = _batches(train_set, cfg.seed)
+    pairs = batches(train_set, cfg.seed)
     for _ in tqdm(range(cfg.steps), desc=f"lambda = {lambda_l1:g}", leave=False):
-        x, y = next(batches)
+        x, y = next(pairs)
         train_step(G, D, opt_G, opt_D, x.to(cfg.device), y.to(cfg.device), lambda_l1=lambda_l1)
     return G, D
 
@@ -124,21 +111,12 @@ def evaluate(cfg, G, D, test_pairs):
 
 def run_sweep(cfg, out=DEFAULT_OUT):
     """Train and evaluate one model per lambda and write the .npz file; returns its path."""
-    threads = torch.get_num_threads()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    try:
+    with torch_threads(cfg.threads):
         return _run_sweep(cfg, out)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run_sweep(cfg, out):
-    root = resolve_dataset(cfg.dataset, cfg.data_root)
-    load_size = round(cfg.size * 286 / 256)  # the paper's jitter, scaled: 286 -> 256 becomes 72 -> 64
-    train_set = AlignedDataset(root, "train", cfg.direction, load_size=load_size, crop_size=cfg.size, flip=True)
-    test_set = AlignedDataset(root, "test", cfg.direction, load_size=cfg.size, crop_size=cfg.size, flip=False)
-    test_pairs = [test_set[i] for i in range(min(cfg.n_eval, len(test_set)))]
+    root, train_set, test_pairs = sweep_data(cfg)
     n_show = min(cfg.n_show, len(test_pairs))
     torch.manual_seed(cfg.seed)
     initial_G = UNetGenerator(num_downs=cfg.num_downs, ngf=cfg.ngf).state_dict()
@@ -204,11 +182,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    cfg, out = parse_args(argv)
-    try:
-        run_sweep(cfg, out)
-    except FileNotFoundError as e:  # e.g. facades not downloaded: the message says how
-        raise SystemExit(f"python -m p2p_ref.course.widgets.lambda_sweep: {e}") from None
+    sweep_command("p2p_ref.course.widgets.lambda_sweep", parse_args, run_sweep, argv)
 
 
 if __name__ == "__main__":

@@ -35,8 +35,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from p2p_ref.course.widgets.lambda_sweep import _batches, evaluate, to_uint8
-from p2p_ref.datasets.aligned import AlignedDataset, resolve_dataset
+from p2p_ref.course.widgets.lambda_sweep import evaluate
+from p2p_ref.course.widgets.sweep import batches, sweep_command, sweep_data, to_uint8, torch_threads
 from p2p_ref.paper.models import PatchDiscriminator, UNetGenerator
 from p2p_ref.paper.patch_metrics import colourfulness, grid_energy
 from p2p_ref.paper.receptive_field import conv_geometry, output_size, receptive_field
@@ -105,30 +105,21 @@ def train_one(cfg, n_layers, train_set, initial_G):
     torch.manual_seed(cfg.seed)  # every D starts from the paper's init with the same random stream
     D = PatchDiscriminator(ndf=cfg.ndf, n_layers=n_layers).to(cfg.device)
     opt_G, opt_D = make_optimizers(G, D, lr=cfg.lr)
-    batches = _batches(train_set, cfg.seed)  # the same pairs, jitter and order for every depth
+    pairs = batches(train_set, cfg.seed)  # the same pairs, jitter and order for every depth
     for _ in tqdm(range(cfg.steps), desc=f"n_layers = {n_layers}", leave=False):
-        x, y = next(batches)
+        x, y = next(pairs)
         train_step(G, D, opt_G, opt_D, x.to(cfg.device), y.to(cfg.device), lambda_l1=cfg.lambda_l1)
     return G, D
 
 
 def run_sweep(cfg, out=DEFAULT_OUT):
     """Train and evaluate one model per depth and write the .npz file; returns its path."""
-    threads = torch.get_num_threads()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    try:
+    with torch_threads(cfg.threads):
         return _run_sweep(cfg, out)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run_sweep(cfg, out):
-    root = resolve_dataset(cfg.dataset, cfg.data_root)
-    load_size = round(cfg.size * 286 / 256)  # the paper's 286 -> 256 jitter, scaled
-    train_set = AlignedDataset(root, "train", cfg.direction, load_size=load_size, crop_size=cfg.size, flip=True)
-    test_set = AlignedDataset(root, "test", cfg.direction, load_size=cfg.size, crop_size=cfg.size, flip=False)
-    test_pairs = [test_set[i] for i in range(min(cfg.n_eval, len(test_set)))]
+    root, train_set, test_pairs = sweep_data(cfg)
     n_show = min(cfg.n_show, len(test_pairs))
     torch.manual_seed(cfg.seed)
     initial_G = UNetGenerator(num_downs=cfg.num_downs, ngf=cfg.ngf).state_dict()
@@ -244,11 +235,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    cfg, out = parse_args(argv)
-    try:
-        run_sweep(cfg, out)
-    except FileNotFoundError as e:
-        raise SystemExit(f"python -m p2p_ref.course.widgets.patch_sweep: {e}") from None
+    sweep_command("p2p_ref.course.widgets.patch_sweep", parse_args, run_sweep, argv)
 
 
 if __name__ == "__main__":

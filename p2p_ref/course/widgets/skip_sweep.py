@@ -35,8 +35,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from p2p_ref.course.widgets.lambda_sweep import _batches, to_uint8
-from p2p_ref.datasets.aligned import AlignedDataset, resolve_dataset
+from p2p_ref.course.widgets.sweep import batches, sweep_command, sweep_data, to_uint8, torch_threads
 from p2p_ref.paper.models import DecoderBlock, PatchDiscriminator, UNetGenerator, init_weights
 from p2p_ref.paper.sharpness import laplacian_variance
 from p2p_ref.paper.train_step import make_optimizers, train_step
@@ -146,9 +145,9 @@ def train_and_measure(cfg, G, train_set, val_pairs, initial_D, name):
     targets = torch.stack([y for _, y in val_pairs]).to(cfg.device)
     pairs = [(x.to(cfg.device), y) for x, y in val_pairs]
     torch.manual_seed(cfg.seed)
-    batches, curve = _batches(train_set, cfg.seed), []
+    train_pairs, curve = batches(train_set, cfg.seed), []
     for step in tqdm(range(1, cfg.steps + 1), desc=name, leave=False):
-        x, y = next(batches)
+        x, y = next(train_pairs)
         G.train()
         train_step(G, D, opt_G, opt_D, x.to(cfg.device), y.to(cfg.device), lambda_l1=cfg.lambda_l1)
         if step % cfg.eval_every == 0 or step == cfg.steps:
@@ -159,21 +158,12 @@ def train_and_measure(cfg, G, train_set, val_pairs, initial_D, name):
 
 def run_sweep(cfg, out=DEFAULT_OUT):
     """Train and measure both models and write the .npz file; returns its path."""
-    threads = torch.get_num_threads()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    try:
+    with torch_threads(cfg.threads):
         return _run_sweep(cfg, Path(out))
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run_sweep(cfg, out):
-    root = resolve_dataset(cfg.dataset, cfg.data_root)
-    load_size = round(cfg.size * 286 / 256)   # the paper's jitter, scaled to the image size
-    train_set = AlignedDataset(root, "train", cfg.direction, load_size=load_size, crop_size=cfg.size, flip=True)
-    test_set = AlignedDataset(root, "test", cfg.direction, load_size=cfg.size, crop_size=cfg.size, flip=False)
-    val_pairs = [test_set[i] for i in range(min(cfg.n_eval, len(test_set)))]
+    root, train_set, val_pairs = sweep_data(cfg)
     targets = torch.stack([y for _, y in val_pairs])
     models = build_models(cfg)
     torch.manual_seed(cfg.seed)
@@ -272,11 +262,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    cfg, out = parse_args(argv)
-    try:
-        run_sweep(cfg, out)
-    except FileNotFoundError as e:
-        raise SystemExit(f"python -m p2p_ref.course.widgets.skip_sweep: {e}") from None
+    sweep_command("p2p_ref.course.widgets.skip_sweep", parse_args, run_sweep, argv)
 
 
 if __name__ == "__main__":
