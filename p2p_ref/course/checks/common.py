@@ -106,3 +106,16 @@ def ensure_own_code(student, name, allowed=()):
         fail(f"`{name}` uses the reference implementation: {', '.join(sorted(used))}",
              f"`{name}` built from torch and your own code, not from p2p_ref",
              f"the cell where you define `{name}`")
+
+
+def prediction_keys(prediction, keys, expected, where="your PREDICTION cell"):
+    """The form every predict-then-measure cell shares (lessons 2, 3, 4): PREDICTION must be a dict
+    with exactly `keys`; `expected` describes the whole dict. Its values are each lesson's to check;
+    whether the prediction is right is never graded."""
+    if not isinstance(prediction, dict):
+        fail(f"PREDICTION is {type(prediction).__name__} {prediction!r}", expected, where)
+    found = sorted(map(str, prediction))
+    if found != sorted(keys):
+        names = [repr(k) for k in keys]
+        listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+        fail(f"PREDICTION has the keys {found}", f"exactly the keys {listed}: {expected}", where)

@@ -13,7 +13,7 @@ import numbers
 
 import torch
 
-from p2p_ref.course.checks.common import ensure_own_code, fail, passed
+from p2p_ref.course.checks.common import ensure_own_code, fail, passed, prediction_keys
 from p2p_ref.paper import models as ref
 
 MODELS = ("unet", "encoder-decoder")
@@ -24,12 +24,7 @@ def prediction(prediction):
     """Check that PREDICTION is a well-formed prediction; whether it is right is not graded."""
     where = "your PREDICTION cell"
     expected = "a dict {'lower_l1': ..., 'sharper_edges': ...}, each \"unet\" or \"encoder-decoder\""
-    if not isinstance(prediction, dict):
-        fail(f"PREDICTION is {type(prediction).__name__} {prediction!r}", expected, where)
-    keys = sorted(map(str, prediction))
-    if keys != sorted(PREDICTION_KEYS):
-        fail(f"PREDICTION has the keys {keys}", f"exactly the keys 'lower_l1' and 'sharper_edges': {expected}",
-             where)
+    prediction_keys(prediction, PREDICTION_KEYS, expected, where)
     for key in PREDICTION_KEYS:
         if prediction[key] not in MODELS:
             fail(f"PREDICTION[{key!r}] = {prediction[key]!r}", f"\"unet\" or \"encoder-decoder\" (a string)", where)

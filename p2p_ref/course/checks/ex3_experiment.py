@@ -12,7 +12,7 @@ import numbers
 
 import torch
 
-from p2p_ref.course.checks.common import ensure_own_code, fail, passed
+from p2p_ref.course.checks.common import ensure_own_code, fail, passed, prediction_keys
 from p2p_ref.paper import patch_metrics
 
 SWEEP_DEPTHS = (0, 1, 2, 4)   # n_layers of the four discriminators of the committed sweep
@@ -24,12 +24,7 @@ def prediction(prediction):
     where = "your PREDICTION cell"
     expected = ("a dict {'sharpest': n, 'most_colourful': n, 'tiles': n}, each n the n_layers of one of "
                 "the four discriminators: 0, 1, 2 or 4 (an int)")
-    if not isinstance(prediction, dict):
-        fail(f"PREDICTION is {type(prediction).__name__} {prediction!r}", expected, where)
-    keys = sorted(map(str, prediction))
-    if keys != sorted(PREDICTION_KEYS):
-        fail(f"PREDICTION has the keys {keys}", f"exactly the keys {', '.join(map(repr, PREDICTION_KEYS))}: "
-             f"{expected}", where)
+    prediction_keys(prediction, PREDICTION_KEYS, expected, where)
     for key in PREDICTION_KEYS:
         value = prediction[key]
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) not in SWEEP_DEPTHS:

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from p2p_ref.paper import sharpness as reference_sharpness
-from p2p_ref.course.checks.common import ensure_own_code, fail, passed
+from p2p_ref.course.checks.common import ensure_own_code, fail, passed, prediction_keys
 from p2p_ref.course.checks.ex4_common import _close, _per_image_sum
 from p2p_ref.paper.data import denormalize
 
@@ -25,11 +25,7 @@ def prediction(prediction):
     """Check that PREDICTION is a well-formed prediction; whether it is right is not graded."""
     where = "your PREDICTION cell"
     expected = "a dict {'lower_l1': lambda, 'sharper': lambda}, each lambda 0 or 100 (a number)"
-    if not isinstance(prediction, dict):
-        fail(f"PREDICTION is {type(prediction).__name__} {prediction!r}", expected, where)
-    keys = sorted(map(str, prediction))
-    if keys != sorted(PREDICTION_KEYS):
-        fail(f"PREDICTION has the keys {keys}", f"exactly the keys 'lower_l1' and 'sharper': {expected}", where)
+    prediction_keys(prediction, PREDICTION_KEYS, expected, where)
     for key in PREDICTION_KEYS:
         value = prediction[key]
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or float(value) not in SWEEP_LAMBDAS:
